@@ -1,0 +1,38 @@
+"""taskloom: Python workflows whose tasks run wherever their task runner puts them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskloom._flows import Flow, flow
+from taskloom._logging import get_run_logger
+from taskloom._registry import available_task_runners
+from taskloom._tasks import Task, task, unmapped
+from taskloom.futures import TaskloomFuture, as_completed, wait
+from taskloom.states import State
+
+__all__ = [
+    "Flow",
+    "State",
+    "Task",
+    "TaskloomFuture",
+    "as_completed",
+    "available_task_runners",
+    "flow",
+    "get_run_logger",
+    "hookimpl",
+    "task",
+    "unmapped",
+    "wait",
+]
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # pluggy is only imported once a plugin asks for the marker.
+    if name == "hookimpl":
+        from taskloom.hookspecs import hookimpl
+
+        return hookimpl
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

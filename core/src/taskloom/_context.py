@@ -1,0 +1,15 @@
+"""The run a piece of code is part of, carried in a context variable."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from taskloom._engine import FlowRun, RemoteFlowRun
+    from taskloom._task_call import TaskCall
+
+    Run = Union[FlowRun, RemoteFlowRun, TaskCall]
+
+# One variable for flow and task runs alike: every task call reads it, so one lookup is the cost.
+current_run: ContextVar[Run | None] = ContextVar("taskloom_current_run", default=None)

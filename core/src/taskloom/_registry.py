@@ -1,0 +1,151 @@
+"""Finding task runners: by instance, class, name, class name, import path or address."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import TYPE_CHECKING, Any
+
+from taskloom.exceptions import TaskRunnerImportError, UnknownTaskRunnerError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+    from taskloom.task_runners import TaskRunner
+
+ENTRY_POINT_GROUP = "taskloom.task_runners"
+ENVIRONMENT_VARIABLE = "TASKLOOM_TASK_RUNNER"
+DEFAULT = "concurrent"
+
+#: Runners this project publishes, so a missing one can be named with its package.
+KNOWN_RUNNERS = {
+    "sequential": ("SequentialTaskRunner", "taskloom-local"),
+    "concurrent": ("ConcurrentTaskRunner", "taskloom-local"),
+    "processes": ("ProcessPoolTaskRunner", "taskloom-local"),
+    "dask": ("DaskTaskRunner", "taskloom-dask"),
+    "local-dask": ("LocalDaskTaskRunner", "taskloom-dask"),
+    "ray": ("RayTaskRunner", "taskloom-ray"),
+}
+KNOWN_ADDRESSES = {"tcp://": "taskloom-dask", "dask://": "taskloom-dask", "ray://": "taskloom-ray"}
+
+
+@functools.cache
+def _entry_points() -> dict[str, EntryPoint]:
+    from importlib.metadata import entry_points
+
+    found: dict[str, EntryPoint] = {}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(entry_point.name.lower(), entry_point)
+    return found
+
+
+def _class_name(entry_point: EntryPoint) -> str:
+    return entry_point.value.rpartition(":")[2].rpartition(".")[2]
+
+
+def available_task_runners() -> dict[str, str]:
+    """The installed runners: name → `module:Class`, without importing any of them."""
+    return {name: ep.value for name, ep in sorted(_entry_points().items())}
+
+
+def _find_entry_point(name: str) -> EntryPoint | None:
+    key = name.lower()
+    entry_points = _entry_points()
+    if key in entry_points:
+        return entry_points[key]
+    for entry_point in entry_points.values():
+        if _class_name(entry_point).lower() == key:
+            return entry_point
+    return None
+
+
+def load_task_runner_class(name: str) -> type[TaskRunner] | None:
+    """The runner class registered as `name` (a runner name or class name), or None."""
+    entry_point = _find_entry_point(name)
+    if entry_point is None:
+        return None
+    try:
+        cls = entry_point.load()
+    except Exception as exc:
+        dist = entry_point.dist.name if entry_point.dist is not None else "its package"
+        raise TaskRunnerImportError(
+            f"The task runner {entry_point.name!r} ({entry_point.value}) from {dist} could not "
+            f"be imported: {type(exc).__name__}: {exc}"
+        ) from exc
+    return _check_runner_class(cls, entry_point.value)
+
+
+def missing_package(name: str) -> str | None:
+    """The package to install for a runner name, class name or address we know of."""
+    key = name.lower()
+    for runner_name, (class_name, package) in KNOWN_RUNNERS.items():
+        if key in (runner_name, class_name.lower()):
+            return package
+    for prefix, package in KNOWN_ADDRESSES.items():
+        if key.startswith(prefix):
+            return package
+    return None
+
+
+def resolve_task_runner(spec: Any) -> TaskRunner:
+    """The runner instance that `task_runner=spec` means (see the contract for the forms)."""
+    from taskloom.task_runners import TaskRunner
+
+    if spec is None:
+        spec = os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT
+    if isinstance(spec, TaskRunner):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, TaskRunner):
+        return spec()
+    if isinstance(spec, str):
+        return _resolve_string(spec.strip())
+    raise TypeError(
+        "task_runner must be a TaskRunner instance, a TaskRunner subclass, a runner name or an "
+        f"address; got {spec!r} of type {type(spec).__name__}"
+    )
+
+
+def _resolve_string(spec: str) -> TaskRunner:
+    cls = load_task_runner_class(spec)
+    if cls is not None:
+        return cls()
+    if ":" in spec and "://" not in spec:
+        return _from_import_path(spec)()
+    from taskloom._plugins import get_plugin_manager
+
+    claimed = get_plugin_manager().hook.taskloom_resolve_task_runner(spec=spec)
+    if claimed is not None:
+        return claimed  # type: ignore[no-any-return]
+    raise UnknownTaskRunnerError(unknown_runner_message(spec))
+
+
+def unknown_runner_message(spec: str) -> str:
+    installed = ", ".join(available_task_runners()) or "none"
+    message = f"Unknown task runner {spec!r}. Installed task runners: {installed}."
+    package = missing_package(spec)
+    if package is not None:
+        message += f" {spec!r} is provided by the {package} package: pip install {package}"
+    return message
+
+
+def _from_import_path(path: str) -> type[TaskRunner]:
+    import importlib
+
+    module_name, _, attribute = path.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise UnknownTaskRunnerError(
+            f"Task runner import path {path!r} could not be loaded: {type(exc).__name__}: {exc}"
+        ) from exc
+    return _check_runner_class(target, path)
+
+
+def _check_runner_class(cls: Any, where: str) -> type[TaskRunner]:
+    from taskloom.task_runners import TaskRunner
+
+    if not (isinstance(cls, type) and issubclass(cls, TaskRunner)):
+        raise TypeError(f"{where} is {cls!r}, not a TaskRunner subclass")
+    return cls

@@ -1,0 +1,305 @@
+"""One task run as the engine hands it to a runner: what to call, and how to end in a state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from taskloom import _signals
+from taskloom._async import CallTimeout, call_in_thread, run_coroutine
+from taskloom._context import current_run
+from taskloom._logging import RunLogger, ensure_console_logging, log_info, logger
+from taskloom.exceptions import TaskRunFailure
+from taskloom.states import Crashed, Failed, Pending, State
+
+if TYPE_CHECKING:
+    from taskloom._engine import FlowRun, RemoteFlowRun
+    from taskloom._tasks import Task
+
+__all__ = ["TaskCall", "Upstream"]
+
+
+class Upstream:
+    """Stands in an argument for the value of the upstream run at `index`."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Upstream, (self.index,))
+
+
+class TaskCall:
+    """A task run ready to run: the task, its arguments and the run it belongs to.
+
+    Runners call `run(states)` (or `await run_async(states)`) where they execute tasks; it
+    applies the `NotReady` rule, retries and the timeout, logs the outcome and returns the final
+    state, never raising for a failure of the task. It pickles (with cloudpickle where the task
+    is defined in `__main__` or a local scope) so it can run in another process; there, tasks it
+    submits go to the same runner.
+    """
+
+    __slots__ = (
+        "args",
+        "flow_run",
+        "kwargs",
+        "n_data",
+        "started",
+        "task",
+        "task_run_name",
+        "upstream_names",
+    )
+
+    def __init__(
+        self,
+        task: Task[..., Any],
+        task_run_name: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        upstream_names: tuple[str, ...],
+        n_data: int,
+        flow_run: FlowRun | RemoteFlowRun,
+    ) -> None:
+        self.task = task
+        self.task_run_name = task_run_name
+        self.args = args
+        self.kwargs = kwargs
+        #: names of the runs this one waits for: first those whose values are arguments
+        #: (`n_data` of them, at `Upstream(i)` placeholders), then those of `wait_for`
+        self.upstream_names = upstream_names
+        self.n_data = n_data
+        self.flow_run = flow_run
+        self.started = False
+
+    @property
+    def is_async(self) -> bool:
+        return self.task.is_async
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self.task.tags
+
+    # -- running --------------------------------------------------------------------------------
+
+    def run(self, upstream: Sequence[State] = ()) -> State:
+        """Run the task after its upstream runs ended in `upstream` (in `upstream_names` order)."""
+        if upstream:
+            for index, state in enumerate(upstream):
+                if not state.is_completed():
+                    return self.finish(self.not_ready(self.upstream_names[index]))
+            return self.run_values([state.data for state in upstream[: self.n_data]])
+        return self.run_values(())
+
+    async def run_async(self, upstream: Sequence[State] = ()) -> State:
+        """`run` for an event loop: an async task is awaited here instead of blocking a thread."""
+        for index, state in enumerate(upstream):
+            if not state.is_completed():
+                return self.finish(self.not_ready(self.upstream_names[index]))
+        args, kwargs = self._arguments([state.data for state in upstream[: self.n_data]])
+        token = current_run.set(self)
+        try:
+            state = await self._attempts_async(args, kwargs)
+        finally:
+            current_run.reset(token)
+        return self.finish(state)
+
+    def run_values(self, values: Sequence[Any]) -> State:
+        """Run the task with `values` for its data upstream runs, all of which completed."""
+        args, kwargs = self._arguments(values)
+        token = current_run.set(self)
+        try:
+            state = self._attempts(args, kwargs)
+        finally:
+            current_run.reset(token)
+        return self.finish(state)
+
+    def run_for_engine(self, *values: Any) -> Any:
+        """Run with upstream `values` and return the bare result, raising `TaskRunFailure` else.
+
+        For engines that pass results between workers themselves and skip the dependents of a
+        run that raised (Dask, Ray): a completed result stays in the engine, and a dependent
+        receives the upstream's `TaskRunFailure`, which `state_from_error` reads as `NotReady`.
+        """
+        state = self.run_values(values[: self.n_data])
+        if state.is_completed():
+            return state.data
+        raise TaskRunFailure(self.task_run_name, state)
+
+    def finish(self, state: State) -> State:
+        """Log the run's final state, release its arguments, and return the state."""
+        log_info("Task run %r finished in state %r", self.task_run_name, state)
+        self.args = ()
+        self.kwargs = {}
+        return state
+
+    # -- states for runners ---------------------------------------------------------------------
+
+    def not_ready(self, upstream_name: str) -> State:
+        """The state of this run when the upstream run `upstream_name` did not complete."""
+        return Pending(
+            f"Upstream task run {upstream_name!r} did not reach a 'COMPLETED' state.",
+            name="NotReady",
+        )
+
+    def state_from_error(self, exc: BaseException) -> State:
+        """This run's state from the error its engine reported for it.
+
+        A `TaskRunFailure` of this run is its own state; one of another run means an upstream
+        failed and this one never ran; anything else (a dead worker, a cancelled key) crashed it.
+        """
+        if isinstance(exc, TaskRunFailure):
+            if exc.task_run_name == self.task_run_name:
+                return exc.state
+            return self.not_ready(exc.task_run_name)
+        return Crashed(f"Task run {self.task_run_name!r} crashed: {_describe(exc)}", data=exc)
+
+    def run_logger(self) -> RunLogger:
+        """The logger of this task run (what `get_run_logger()` returns inside it)."""
+        return RunLogger(
+            logger,
+            {
+                "run_label": f"Task run {self.task_run_name!r}",
+                "task_run_name": self.task_run_name,
+                "flow_run_name": self.flow_run.name,
+            },
+        )
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _arguments(self, values: Sequence[Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        self.started = True
+        ensure_console_logging()
+        if not self.n_data:
+            return self.args, self.kwargs
+        return _fill(self.args, values), _fill(self.kwargs, values)
+
+    def _attempts(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> State:
+        task = self.task
+        fn = task.fn
+        attempt = 0
+        while True:
+            try:
+                if task.timeout_seconds is not None:
+                    result = call_in_thread(
+                        lambda: _call_sync(task.is_async, fn, args, kwargs), task.timeout_seconds
+                    )
+                elif task.is_async:
+                    result = run_coroutine(fn(*args, **kwargs))
+                else:
+                    result = fn(*args, **kwargs)
+                return State.completed(result)
+            except Exception as exc:
+                state = self._failed(exc)
+            except BaseException as exc:
+                return self._crashed(exc)
+            if attempt >= task.retries:
+                return state
+            attempt += 1
+            self._log_retry(state, attempt)
+            if task.retry_delay_seconds:
+                time.sleep(task.retry_delay_seconds)
+
+    async def _attempts_async(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> State:
+        import asyncio
+
+        task = self.task
+        attempt = 0
+        while True:
+            try:
+                if task.is_async:
+                    awaitable = task.fn(*args, **kwargs)
+                    if task.timeout_seconds is not None:
+                        async with asyncio.timeout(task.timeout_seconds) as scope:
+                            result = await awaitable
+                    else:
+                        result = await awaitable
+                else:
+                    result = task.fn(*args, **kwargs)
+                return State.completed(result)
+            except TimeoutError as exc:
+                timed_out = task.is_async and task.timeout_seconds is not None and scope.expired()
+                state = self._failed(CallTimeout() if timed_out else exc)
+            except Exception as exc:
+                state = self._failed(exc)
+            except BaseException as exc:
+                return self._crashed(exc)
+            if attempt >= task.retries:
+                return state
+            attempt += 1
+            self._log_retry(state, attempt)
+            if task.retry_delay_seconds:
+                await asyncio.sleep(task.retry_delay_seconds)
+
+    def _failed(self, exc: BaseException) -> State:
+        if isinstance(exc, CallTimeout):
+            return Failed(
+                f"Task run exceeded timeout of {self.task.timeout_seconds} second(s)",
+                name="TimedOut",
+                data=exc,
+            )
+        logger.error(
+            "Task run %r encountered an exception:", self.task_run_name, exc_info=exc
+        )
+        return Failed(f"Task run encountered an exception: {_describe(exc)}", data=exc)
+
+    def _crashed(self, exc: BaseException) -> State:
+        state = Crashed(f"Task run interrupted by {_describe(exc)}", data=exc)
+        if _signals.is_flow_interrupt(exc):
+            # A Ctrl-C or SIGTERM meant for the whole flow: record the crash, then let it stop it.
+            self.finish(state)
+            raise exc
+        return state
+
+    def _log_retry(self, state: State, attempt: int) -> None:
+        task = self.task
+        logger.info(
+            "Task run %r ended in state %r; retry %d of %d in %s second(s)...",
+            self.task_run_name,
+            state,
+            attempt,
+            task.retries,
+            task.retry_delay_seconds,
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        flow_run = self.flow_run.remote()
+        return (
+            TaskCall,
+            (
+                self.task,
+                self.task_run_name,
+                self.args,
+                self.kwargs,
+                self.upstream_names,
+                self.n_data,
+                flow_run,
+            ),
+        )
+
+    def __repr__(self) -> str:
+        return f"TaskCall({self.task_run_name!r})"
+
+
+def _call_sync(is_async: bool, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return run_coroutine(fn(*args, **kwargs)) if is_async else fn(*args, **kwargs)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _fill(value: Any, values: Sequence[Any]) -> Any:
+    """`value` with every `Upstream` placeholder, also inside lists, tuples, sets and dicts,
+    replaced by the upstream value it stands for."""
+    cls = type(value)
+    if cls is Upstream:
+        return values[value.index]
+    if cls is tuple or cls is list or cls is set or cls is frozenset:
+        return cls(_fill(item, values) for item in value)
+    if cls is dict:
+        return {key: _fill(item, values) for key, item in value.items()}
+    return value

@@ -1,0 +1,22 @@
+"""The older vocabulary: executors are task runners under their first names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DaskExecutor", "LocalDaskExecutor", "LocalExecutor", "SequentialExecutor"]
+
+ALIASES = {
+    "LocalExecutor": "SequentialTaskRunner",
+    "SequentialExecutor": "SequentialTaskRunner",
+    "LocalDaskExecutor": "LocalDaskTaskRunner",
+    "DaskExecutor": "DaskTaskRunner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in ALIASES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from taskloom import task_runners
+
+    return getattr(task_runners, ALIASES[name])

@@ -1,0 +1,89 @@
+"""The hooks taskloom calls, and the markers plugins use to implement them.
+
+Runner steps are `firstresult` hooks: the core's default implementation (registered like any
+other plugin) hands each step to the runner object, and a plugin wraps a step with a
+`wrapper=True` implementation to time, trace or adjust it. Run start and finish are plain
+notifications. When no plugin implements a hook beyond the defaults, the engine calls the
+runner directly: the hook layer costs nothing on the per-task path until it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from taskloom._engine import FlowRunInfo
+    from taskloom._task_call import TaskCall
+    from taskloom.futures import TaskloomFuture
+    from taskloom.states import State
+    from taskloom.task_runners import TaskRunner
+
+hookspec = pluggy.HookspecMarker("taskloom")
+hookimpl = pluggy.HookimplMarker("taskloom")
+
+
+@hookspec(firstresult=True)
+def taskloom_resolve_task_runner(spec: str) -> TaskRunner | None:
+    """Claim a `task_runner=` string that names no registered runner, such as an address.
+
+    Called when a flow is defined with a string (or `TASKLOOM_TASK_RUNNER` holds one) that is not
+    a runner name, class name or import path. Return a configured, unstarted runner to claim it
+    (`"tcp://host:8786"` → a Dask runner for that scheduler), or None to leave it to others.
+    """
+
+
+@hookspec(firstresult=True)
+def taskloom_runner_start(runner: TaskRunner) -> bool | None:
+    """Start `runner` at the beginning of a flow run; return True once it is started."""
+
+
+@hookspec(firstresult=True)
+def taskloom_runner_submit(
+    runner: TaskRunner, call: TaskCall, upstream: Sequence[TaskloomFuture]
+) -> TaskloomFuture | None:
+    """Submit one task run to `runner` and return its future.
+
+    Called for every `task(...)`, `task.submit(...)` and element of `task.map(...)`, after the
+    engine replaced futures in the arguments by placeholders; `upstream` are the futures the
+    call waits for, in the order of `call.upstream_names`.
+    """
+
+
+@hookspec(firstresult=True)
+def taskloom_runner_wait(
+    runner: TaskRunner, future: TaskloomFuture, timeout: float | None
+) -> State | None:
+    """Wait at most `timeout` seconds for a future of `runner`; return its final state.
+
+    Called from `future.wait()` and `future.result()` and when a flow run collects its task runs
+    at the end. None means the run is not final yet.
+    """
+
+
+@hookspec(firstresult=True)
+def taskloom_runner_shutdown(runner: TaskRunner) -> bool | None:
+    """Shut `runner` down at the end of a flow run, also when it failed or was interrupted;
+    return True once it is shut down."""
+
+
+@hookspec
+def taskloom_flow_run_started(flow_run: FlowRunInfo) -> None:
+    """Notification that a flow run (or subflow run) began, before its runner starts."""
+
+
+@hookspec
+def taskloom_flow_run_finished(flow_run: FlowRunInfo, state: State) -> None:
+    """Notification that a flow run ended in `state`, after its runner shut down."""
+
+
+@hookspec
+def taskloom_task_run_submitted(flow_run: FlowRunInfo, call: TaskCall) -> None:
+    """Notification, in the flow's process, that a task run is about to be submitted."""
+
+
+@hookspec
+def taskloom_task_run_finished(flow_run: FlowRunInfo, call: TaskCall, state: State) -> None:
+    """Notification, in the flow's process, that the engine saw a task run's final state."""

@@ -1,0 +1,179 @@
+"""Run states: what a task run or flow run ended in, and the value or error it carries."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "Cancelled",
+    "Completed",
+    "Crashed",
+    "Failed",
+    "Pending",
+    "Running",
+    "State",
+    "StateType",
+]
+
+
+class StateType(enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    CRASHED = "CRASHED"
+
+    def __repr__(self) -> str:
+        return self.value
+
+    @property
+    def default_name(self) -> str:
+        """The state name a state of this type has unless given another: `Completed`..."""
+        return self.value.capitalize()
+
+
+# Enum hashing and properties are slow, and states are made once per task run: plain constants.
+_PENDING = StateType.PENDING
+_RUNNING = StateType.RUNNING
+_COMPLETED = StateType.COMPLETED
+_FAILED = StateType.FAILED
+_CANCELLED = StateType.CANCELLED
+_CRASHED = StateType.CRASHED
+_DEFAULT_NAMES = {kind.value: kind.value.capitalize() for kind in StateType}
+
+_NOT_LOADED = object()
+
+
+class State:
+    """A run's state: its type, a display name, a message and its data.
+
+    For a completed run the data is the return value; for a failed or crashed one it is the
+    exception. Engines that keep results remote (Dask, Ray) give a *loader* instead, called the
+    first time the value is needed, so a state can be final without its data ever reaching the
+    flow's process.
+    """
+
+    __slots__ = ("_data", "_loader", "message", "name", "type")
+
+    def __init__(
+        self,
+        type: StateType,
+        *,
+        name: str | None = None,
+        message: str | None = None,
+        data: Any = None,
+        loader: Callable[[], Any] | None = None,
+    ) -> None:
+        self.type = type
+        self.name = name or _DEFAULT_NAMES[type._value_]
+        self.message = message
+        self._data = _NOT_LOADED if loader is not None else data
+        self._loader = loader
+
+    @property
+    def data(self) -> Any:
+        """The value or exception this state carries, loaded on first access."""
+        if self._data is _NOT_LOADED:
+            loader = self._loader
+            assert loader is not None
+            self._data = loader()
+            self._loader = None
+        return self._data
+
+    @classmethod
+    def completed(cls, data: Any) -> State:
+        """A plain `Completed` state holding `data`: the engine's fast path."""
+        state = cls.__new__(cls)
+        state.type = _COMPLETED
+        state.name = "Completed"
+        state.message = None
+        state._data = data
+        state._loader = None
+        return state
+
+    def is_pending(self) -> bool:
+        return self.type is _PENDING
+
+    def is_running(self) -> bool:
+        return self.type is _RUNNING
+
+    def is_completed(self) -> bool:
+        return self.type is _COMPLETED
+
+    def is_failed(self) -> bool:
+        return self.type is _FAILED
+
+    def is_crashed(self) -> bool:
+        return self.type is _CRASHED
+
+    def is_cancelled(self) -> bool:
+        return self.type is _CANCELLED
+
+    def is_final(self) -> bool:
+        return self.type is not _PENDING and self.type is not _RUNNING
+
+    def result(self, raise_on_failure: bool = True) -> Any:
+        """The run's return value; for a run that did not complete, its exception.
+
+        The exception is raised unless `raise_on_failure` is false, in which case it is returned.
+        """
+        if self.type is _COMPLETED:
+            data = self._data
+            return self.data if data is _NOT_LOADED else data
+        exc = self.exception()
+        if raise_on_failure:
+            raise exc
+        return exc
+
+    def exception(self) -> BaseException:
+        """The exception to raise for a state that is not completed."""
+        from taskloom.exceptions import exception_for_state
+
+        return exception_for_state(self)
+
+    def without_data(self) -> State:
+        """A copy with the same type, name and message but no data (cheap to send across)."""
+        return State(self.type, name=self.name, message=self.message)
+
+    def __repr__(self) -> str:
+        return f"{self.name}(message={self.message!r}, type={self.type.value})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.type, self.name, self.message, self.data))
+
+
+def _rebuild(type: StateType, name: str, message: str | None, data: Any) -> State:
+    return State(type, name=name, message=message, data=data)
+
+
+def Pending(message: str | None = None, *, name: str | None = None, data: Any = None) -> State:  # noqa: N802
+    return State(StateType.PENDING, name=name, message=message, data=data)
+
+
+def Running(message: str | None = None, *, name: str | None = None, data: Any = None) -> State:  # noqa: N802
+    return State(StateType.RUNNING, name=name, message=message, data=data)
+
+
+def Completed(  # noqa: N802
+    message: str | None = None,
+    *,
+    name: str | None = None,
+    data: Any = None,
+    loader: Callable[[], Any] | None = None,
+) -> State:
+    return State(StateType.COMPLETED, name=name, message=message, data=data, loader=loader)
+
+
+def Failed(message: str | None = None, *, name: str | None = None, data: Any = None) -> State:  # noqa: N802
+    return State(StateType.FAILED, name=name, message=message, data=data)
+
+
+def Cancelled(message: str | None = None, *, name: str | None = None, data: Any = None) -> State:  # noqa: N802
+    return State(StateType.CANCELLED, name=name, message=message, data=data)
+
+
+def Crashed(message: str | None = None, *, name: str | None = None, data: Any = None) -> State:  # noqa: N802
+    return State(StateType.CRASHED, name=name, message=message, data=data)

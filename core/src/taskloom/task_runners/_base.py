@@ -1,0 +1,106 @@
+"""The task runner contract every runner plugin implements."""
+
+from __future__ import annotations
+
+import abc
+import copy
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from taskloom._task_call import TaskCall
+    from taskloom.futures import TaskloomFuture
+    from taskloom.states import State
+
+
+class TaskRunner(abc.ABC):
+    """Runs the task runs of one flow run somewhere: a thread, a process, a cluster.
+
+    A runner's life is start → submit (many times) → wait (through its futures) → shutdown.
+    The flow engine drives it: each flow run works on its own `duplicate()` of the runner the
+    flow was configured with, started when the flow run begins and shut down when it ends.
+
+    A runner plugin implements `submit` and, where it holds resources, `_start` and
+    `_shutdown`::
+
+        class InlineTaskRunner(TaskRunner):
+            def submit(self, call, upstream):
+                return FinishedFuture(call, call.run([f.wait() for f in upstream]))
+
+    `submit` receives a `TaskCall`, the engine's picklable description of one task run, and
+    the futures of the runs it depends on (data and `wait_for` alike, all of this runner).
+    It must start the call once all of them are final, passing their final states in the same
+    order: `call.run(states)` (or `await call.run_async(states)` for `call.is_async`) does the
+    rest (retries, timeouts, logging, the `NotReady` rule) and returns the run's final state.
+    Engines that hand results between workers themselves use `call.run_values(values)`.
+
+    `start` and `shutdown` are idempotent and the runner is a context manager around them.
+    """
+
+    def __init__(self) -> None:
+        self._started = False
+
+    @property
+    def name(self) -> str:
+        """The name shown in logs: the class name."""
+        return type(self).__name__
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def duplicate(self) -> Self:
+        """An unstarted copy with the same configuration, for one flow run.
+
+        The default copies the instance's attributes; runners that create live resources must
+        do so in `_start`, so a copy of an unstarted runner holds none.
+        """
+        new = copy.copy(self)
+        new._started = False
+        return new
+
+    def start(self) -> None:
+        """Acquire what the runner needs (pools, clusters, connections). Idempotent."""
+        if self._started:
+            return
+        self._start()
+        self._started = True
+
+    def shutdown(self) -> None:
+        """Release everything `start` acquired. Idempotent; safe after a failed start."""
+        if not self._started:
+            return
+        try:
+            self._shutdown()
+        finally:
+            self._started = False
+
+    def _start(self) -> None:
+        """Runner-specific start-up; the default needs none."""
+
+    def _shutdown(self) -> None:
+        """Runner-specific shutdown; the default needs none."""
+
+    @abc.abstractmethod
+    def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
+        """Start `call` once the `upstream` futures are final and return its future at once.
+
+        May run the call before returning (the sequential runner does). Never raises for a
+        failure of the task itself: that is the returned future's state.
+        """
+
+    def wait(self, future: TaskloomFuture, timeout: float | None) -> State | None:
+        """Wait for one of this runner's futures; the default asks the future itself."""
+        return future._wait(timeout)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"{self.name}()"

@@ -1,0 +1,132 @@
+"""The process pool runner: task runs in local worker processes (stdlib, cloudpickle)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+
+from taskloom.futures import TaskloomFuture
+from taskloom.states import Crashed, Failed, State
+from taskloom.task_runners import TaskCall, TaskRunner
+
+from taskloom_local._dependencies import when_final
+from taskloom_local._pickling import describe_unpicklable, run_pickled
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+
+class ProcessFuture(TaskloomFuture):
+    """A task run of the process pool runner; its state comes back pickled from the worker."""
+
+    __slots__ = ("_cf",)
+
+    def __init__(self, call: TaskCall) -> None:
+        super().__init__(call)
+        self._cf: Future[bytes] = Future()
+
+    def _wait(self, timeout: float | None) -> State | None:
+        try:
+            payload = self._cf.result(timeout)
+        except TimeoutError:
+            return None
+        except BrokenProcessPool as exc:
+            return Crashed(
+                f"Task run {self.task_run_name!r} crashed: its worker process died ({exc})",
+                data=exc,
+            )
+        except BaseException as exc:
+            return self.call.state_from_error(exc)
+        state: State = cloudpickle.loads(payload)
+        return state
+
+    def done(self) -> bool:
+        return self._cf.done()
+
+    def add_done_callback(self, fn: Callable[[TaskloomFuture], Any]) -> None:
+        self._cf.add_done_callback(lambda _: fn(self))
+
+
+class ProcessPoolTaskRunner(TaskRunner):
+    """Runs task runs in a pool of local worker processes, for CPU-bound Python code.
+
+    Calls and results travel pickled with cloudpickle, so tasks defined in a script work; an
+    argument that cannot be pickled fails that task run with an error naming it. Worker
+    processes are started with `spawn`, so a script that runs a flow needs the usual
+    `if __name__ == "__main__":` guard. `max_workers` defaults to the number of cores.
+    Task runs a task submits from inside a worker process run in that worker, on threads.
+    """
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        super().__init__()
+        if max_workers is not None and (
+            isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
+        ):
+            raise TypeError(f"max_workers must be a positive integer or None; got {max_workers!r}")
+        self.max_workers = max_workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def duplicate(self) -> Self:
+        return type(self)(self.max_workers)
+
+    def _start(self) -> None:
+        self._pool = ProcessPoolExecutor(
+            self.max_workers, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=False)
+            self._pool = None
+
+    def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
+        if self._pool is None:
+            raise RuntimeError(f"{self.name} was used before it was started")
+        future = ProcessFuture(call)
+        when_final(upstream, lambda: self._send(future, upstream))
+        return future
+
+    def _send(self, future: ProcessFuture, upstream: Sequence[TaskloomFuture]) -> None:
+        call = future.call
+        states = [f.wait() for f in upstream]
+        try:
+            payload = cloudpickle.dumps((call, states))
+        except Exception as exc:
+            state = call.finish(
+                Failed(
+                    f"Task run {call.task_run_name!r} could not be sent to a worker process: "
+                    f"{describe_unpicklable(call, exc)}",
+                    data=exc,
+                )
+            )
+            future._cf.set_result(cloudpickle.dumps(state))
+            return
+        assert self._pool is not None
+        try:
+            inner = self._pool.submit(run_pickled, payload)
+        except BrokenProcessPool as exc:
+            future._cf.set_exception(exc)
+            return
+        inner.add_done_callback(lambda done: _chain(done, future._cf))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Inside a worker process the pool is out of reach: nested task runs use threads there.
+        from taskloom_local._concurrent import _started_copy
+
+        return (_started_copy, (self.max_workers,))
+
+
+def _chain(source: Future[bytes], target: Future[bytes]) -> None:
+    exc = source.exception()
+    if exc is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
+
+
+__all__ = ["ProcessPoolTaskRunner"]

@@ -1,0 +1,37 @@
+"""Every local runner passes the runner test kit."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskloom.task_runners import TaskRunner
+from taskloom.testing import InlineTaskRunner, TaskRunnerStandardSuite
+from taskloom_local import ConcurrentTaskRunner, ProcessPoolTaskRunner, SequentialTaskRunner
+
+
+class TestSequentialTaskRunner(TaskRunnerStandardSuite):
+    runs_concurrently = False
+
+    @pytest.fixture
+    def task_runner(self) -> TaskRunner:
+        return SequentialTaskRunner()
+
+
+class TestConcurrentTaskRunner(TaskRunnerStandardSuite):
+    @pytest.fixture
+    def task_runner(self) -> TaskRunner:
+        return ConcurrentTaskRunner()
+
+
+class TestProcessPoolTaskRunner(TaskRunnerStandardSuite):
+    @pytest.fixture
+    def task_runner(self) -> TaskRunner:
+        return ProcessPoolTaskRunner(max_workers=2)
+
+
+class TestInlineTaskRunner(TaskRunnerStandardSuite):
+    runs_concurrently = False
+
+    @pytest.fixture
+    def task_runner(self) -> TaskRunner:
+        return InlineTaskRunner()
