@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import threading
 from collections.abc import Callable, Coroutine
 from contextvars import copy_context
@@ -62,6 +61,8 @@ def call_in_thread(fn: Callable[[], Any], timeout: float | None = None) -> Any:
 
 
 def _interrupt(thread: threading.Thread) -> None:
+    import ctypes
+
     if thread.ident is not None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(
             ctypes.c_ulong(thread.ident), ctypes.py_object(CallTimeout)

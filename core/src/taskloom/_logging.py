@@ -11,8 +11,6 @@ import threading
 import time
 from typing import Any
 
-from taskloom._context import current_run
-from taskloom.exceptions import MissingContextError
 
 logger = logging.getLogger("taskloom")
 
@@ -223,13 +221,3 @@ class RunLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         extra = self.extra or {}
         kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
         return f"{extra['run_label']} - {msg}", kwargs
-
-
-def get_run_logger() -> RunLogger:
-    """The logger of the flow run or task run this code is part of."""
-    run = current_run.get()
-    if run is None:
-        raise MissingContextError(
-            "get_run_logger() was called outside of a flow run or task run."
-        )
-    return run.run_logger()

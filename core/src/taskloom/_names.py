@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import zlib
 
 ADJECTIVES = (
@@ -29,6 +28,8 @@ NOUNS = (
 
 def flow_run_name() -> str:
     """A random, readable name such as `olivine-swan`."""
+    import random
+
     return f"{random.choice(ADJECTIVES)}-{random.choice(NOUNS)}"
 
 

@@ -169,9 +169,15 @@ class ConcurrentTaskRunner(TaskRunner):
         return (_started_copy, (self.max_workers,))
 
 
+_copies: dict[int, ConcurrentTaskRunner] = {}
+
+
 def _started_copy(max_workers: int) -> ConcurrentTaskRunner:
-    runner = ConcurrentTaskRunner(max_workers)
-    runner.start()
+    """One started runner per process and size, shared by every call unpickled there."""
+    runner = _copies.get(max_workers)
+    if runner is None:
+        runner = _copies.setdefault(max_workers, ConcurrentTaskRunner(max_workers))
+        runner.start()
     return runner
 
 

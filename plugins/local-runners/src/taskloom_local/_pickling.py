@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import pickle
 from typing import Any
 
 import cloudpickle
@@ -10,9 +12,40 @@ from taskloom.states import Failed
 from taskloom.task_runners import TaskCall
 
 
-def run_pickled(payload: bytes) -> bytes:
-    """Run a pickled `(call, upstream states)` in this worker; return its pickled final state."""
-    call, states = cloudpickle.loads(payload)
+class CallPickler(cloudpickle.CloudPickler):
+    """Pickles a call without its task, which travels separately, pickled once per task.
+
+    A task defined in a script is pickled by value: doing that for each of thousands of runs
+    would cost more than the runs.
+    """
+
+    def __init__(self, file: io.BytesIO, task: Any) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._task = task
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return "task" if obj is self._task else None
+
+
+def dumps_call(call: TaskCall, states: list[Any]) -> bytes:
+    """`(call, states)` pickled with `CallPickler`."""
+    buffer = io.BytesIO()
+    CallPickler(buffer, call.task).dump((call, states))
+    return buffer.getvalue()
+
+
+# In a worker process: tasks already unpickled, by their pickled bytes.
+_tasks: dict[bytes, Any] = {}
+
+
+def run_pickled(task: bytes, payload: bytes) -> bytes:
+    """Run a pickled call in this worker process; return its pickled final state."""
+    loaded = _tasks.get(task)
+    if loaded is None:
+        loaded = _tasks[task] = cloudpickle.loads(task)
+    unpickler = pickle.Unpickler(io.BytesIO(payload))
+    unpickler.persistent_load = lambda _: loaded  # type: ignore[method-assign]
+    call, states = unpickler.load()
     state = call.run(states)
     try:
         return cloudpickle.dumps(state)  # type: ignore[no-any-return]

@@ -15,7 +15,7 @@ from taskloom.states import Crashed, Failed, State
 from taskloom.task_runners import TaskCall, TaskRunner
 
 from taskloom_local._dependencies import when_final
-from taskloom_local._pickling import describe_unpicklable, run_pickled
+from taskloom_local._pickling import describe_unpicklable, dumps_call, run_pickled
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -70,6 +70,7 @@ class ProcessPoolTaskRunner(TaskRunner):
             raise TypeError(f"max_workers must be a positive integer or None; got {max_workers!r}")
         self.max_workers = max_workers
         self._pool: ProcessPoolExecutor | None = None
+        self._pickled_tasks: dict[Any, bytes] = {}
 
     def duplicate(self) -> Self:
         return type(self)(self.max_workers)
@@ -83,6 +84,7 @@ class ProcessPoolTaskRunner(TaskRunner):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=False)
             self._pool = None
+        self._pickled_tasks.clear()
 
     def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
         if self._pool is None:
@@ -95,7 +97,10 @@ class ProcessPoolTaskRunner(TaskRunner):
         call = future.call
         states = [f.wait() for f in upstream]
         try:
-            payload = cloudpickle.dumps((call, states))
+            task = self._pickled_tasks.get(call.task)
+            if task is None:
+                task = self._pickled_tasks[call.task] = cloudpickle.dumps(call.task)
+            payload = dumps_call(call, states)
         except Exception as exc:
             state = call.finish(
                 Failed(
@@ -108,7 +113,7 @@ class ProcessPoolTaskRunner(TaskRunner):
             return
         assert self._pool is not None
         try:
-            inner = self._pool.submit(run_pickled, payload)
+            inner = self._pool.submit(run_pickled, task, payload)
         except BrokenProcessPool as exc:
             future._cf.set_exception(exc)
             return
