@@ -77,9 +77,8 @@ class Submitter:
                     raise TypeError(f"wait_for takes futures; got {item!r}")
                 if item not in upstream:
                     self._extract(item, upstream, blocked)
-        call = TaskCall(
-            task, name, args, kwargs, tuple(f.task_run_name for f in upstream), n_data, self
-        )
+        names = tuple([f.task_run_name for f in upstream]) if upstream else ()
+        call = TaskCall(task, name, args, kwargs, names, n_data, self)
         if self._notify_submitted is not None:
             self._notify_submitted(call)
         log_info("Submitting task run %r to task runner...", name)

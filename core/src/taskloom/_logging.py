@@ -52,7 +52,8 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
     Lines logged from threads other than the main one are written in batches by a writer
     thread, a couple of milliseconds late: each write releases the GIL, and with many worker
     threads logging two lines per task run, handing the GIL around costs more than the tasks.
-    The main thread writes at once, after whatever is still waiting, so lines stay in order.
+    The main thread writes at once, so its lines keep their place among what the flow prints,
+    except while a batch is gathering: then its lines join the batch, in order.
     """
 
     def __init__(self, stream: Any = None) -> None:
@@ -73,7 +74,7 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def write_line(self, created: float, message: str) -> None:
         """Write one line as `emit` would, for a record made of `created` and `message`."""
         line = self.formatter.clock(created) + " | " + message + "\n"
-        if threading.current_thread() is _MAIN_THREAD:
+        if not self._wake.is_set() and threading.current_thread() is _MAIN_THREAD:
             self._write(line)
             return
         self._pending.append(line)
