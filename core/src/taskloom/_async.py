@@ -47,6 +47,11 @@ def call_in_thread(fn: Callable[[], Any], timeout: float | None = None) -> Any:
             outcome.append((True, context.run(fn)))
         except BaseException as exc:  # handed back to the waiting thread
             outcome.append((False, exc))
+        finally:
+            # This thread ends here: close the event loop `run_coroutine` may have given it.
+            runner = getattr(_local, "runner", None)
+            if runner is not None:
+                runner.close()
 
     thread = threading.Thread(target=target, daemon=True, name="taskloom-call")
     thread.start()

@@ -175,7 +175,8 @@ class FlowRun(Submitter):
         if self._wrapped:
             self._submit = self._hook_submit
             self._waiter = self._hook_wait
-        if self._hook.taskloom_task_run_finished.get_hookimpls():
+        self._notify_finished = bool(self._hook.taskloom_task_run_finished.get_hookimpls())
+        if self._notify_finished:
             self._waiter = self._hook_wait
         if self._hook.taskloom_task_run_submitted.get_hookimpls():
             self._notify_submitted = self._hook_submitted
@@ -217,6 +218,10 @@ class FlowRun(Submitter):
     def _track(self, future: TaskloomFuture) -> None:
         future._waiter = self._waiter
         self.futures.append(future)
+        final = future._final
+        if final is not None and self._notify_finished:
+            # Finished at submission (an inline runner, a NotReady run): no wait will report it.
+            self._hook.taskloom_task_run_finished(flow_run=self.info, call=future.call, state=final)
 
     # -- the end of the run -----------------------------------------------------------------
 
@@ -344,6 +349,8 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
         finally:
             logger.info("Shutting down task runner `%s`...", run.runner.name)
             try:
+                if interrupt is not None:
+                    run.runner.cancel()
                 run.shutdown_runner()
             except Exception as exc:  # never hide the run's own outcome behind a shutdown error
                 logger.error("Task runner `%s` failed to shut down: %s", run.runner.name, exc)

@@ -208,6 +208,10 @@ def ensure_console_logging() -> None:
         return
     _configured = True
     if logger.handlers:
+        # The application's handlers get the run lines too, unless it chose a level itself
+        # (left unset, the logger would inherit the root logger's WARNING and drop them).
+        if logger.level == logging.NOTSET:
+            logger.setLevel(os.environ.get("TASKLOOM_LOGGING_LEVEL", "INFO").upper())
         return
     handler = _console = ConsoleHandler(sys.stderr)
     logger.addHandler(handler)

@@ -77,8 +77,22 @@ class TaskRunner(abc.ABC):
         finally:
             self._started = False
 
+    def cancel(self) -> None:
+        """Stop the runner's work as far as its engine allows, without waiting for it.
+
+        Called before `shutdown` when a flow run is interrupted (Ctrl-C, SIGTERM), so shutdown
+        does not wait for tasks nobody will use: queued runs are dropped, and runs in worker
+        processes a runner owns are stopped. On a cluster the runner does not own, running
+        tasks finish there. Does nothing on a runner that is not started.
+        """
+        if self._started:
+            self._cancel()
+
     def _start(self) -> None:
         """Runner-specific start-up; the default needs none."""
+
+    def _cancel(self) -> None:
+        """Runner-specific cancellation; the default leaves shutdown to wait for the work."""
 
     def _shutdown(self) -> None:
         """Runner-specific shutdown; the default needs none."""

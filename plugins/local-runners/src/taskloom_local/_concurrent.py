@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskloom.futures import TaskloomFuture
-from taskloom.states import Crashed, State
+from taskloom.states import Cancelled, Crashed, State
 from taskloom.task_runners import TaskCall, TaskRunner
 
 from taskloom_local._dependencies import when_final
@@ -113,19 +113,38 @@ class ConcurrentTaskRunner(TaskRunner):
         self._threads: list[threading.Thread] = []
         self._idle = 0
         self._loop: EventLoopThread | None = None
+        self._abandon = False
 
     def duplicate(self) -> Self:
         return type(self)(self.max_workers)
 
+    def _cancel(self) -> None:
+        # Threads cannot be stopped: queued runs are cancelled, running ones are left behind
+        # (the worker threads are daemons, so they do not keep the process alive).
+        self._abandon = True
+        while True:
+            try:
+                future = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if future is not None and future._ticket:
+                future._ticket.pop()
+                future.set_state(Cancelled("The flow run was interrupted before this task ran."))
+        if self._loop is not None:
+            self._loop.cancel_all()
+
     def _shutdown(self) -> None:
         for _ in self._threads:
             self._queue.put(_STOP)
-        for thread in self._threads:
-            thread.join()
+        if not self._abandon:
+            for thread in self._threads:
+                thread.join()
         self._threads.clear()
         if self._loop is not None:
-            self._loop.stop()
+            if not self._abandon:
+                self._loop.stop()
             self._loop = None
+        self._abandon = False
 
     def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
         future = ThreadFuture(call, self, upstream)

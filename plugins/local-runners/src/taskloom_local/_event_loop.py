@@ -27,6 +27,11 @@ class EventLoopThread:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def cancel_all(self) -> None:
+        """Cancel every coroutine still running; the loop's thread is a daemon and stays."""
+        for task in list(self._tasks):
+            self._loop.call_soon_threadsafe(task.cancel)
+
     def stop(self) -> None:
         """Let the running coroutines finish, then stop the loop and its thread."""
         import asyncio

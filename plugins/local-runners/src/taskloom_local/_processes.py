@@ -40,7 +40,9 @@ class ProcessFuture(TaskloomFuture):
                 f"Task run {self.task_run_name!r} crashed: its worker process died ({exc})",
                 data=exc,
             )
-        except BaseException as exc:
+        except Exception as exc:
+            # The run's own error. A KeyboardInterrupt or SystemExit here was raised in this
+            # waiting thread (Ctrl-C, SIGTERM) and must stop the flow, not crash the run.
             return self.call.state_from_error(exc)
         state: State = cloudpickle.loads(payload)
         return state
@@ -79,6 +81,18 @@ class ProcessPoolTaskRunner(TaskRunner):
         self._pool = ProcessPoolExecutor(
             self.max_workers, mp_context=multiprocessing.get_context("spawn")
         )
+
+    def _cancel(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # The executor has no public way to stop its workers before Python 3.14.
+        workers = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            process.terminate()
+        for process in workers:
+            process.join(5)
 
     def _shutdown(self) -> None:
         if self._pool is not None:
