@@ -1,0 +1,57 @@
+"""Fixtures shared by the test folders: the `taskloom` log lines, and subprocess environments."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import taskloom
+
+
+class LogLines(logging.Handler):
+    """Collects the messages logged on the `taskloom` logger, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    @property
+    def messages(self) -> list[str]:
+        return [record.getMessage() for record in self.records]
+
+
+@pytest.fixture
+def taskloom_log() -> Iterator[LogLines]:
+    """The `taskloom` logger's lines while the test runs (INFO and up)."""
+    logger = logging.getLogger("taskloom")
+    handler = LogLines()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+@pytest.fixture
+def python_env() -> dict[str, str]:
+    """An environment in which a `sys.executable` subprocess imports the taskloom under test.
+
+    Relative `PYTHONPATH` entries are made absolute so the subprocess may run anywhere.
+    """
+    paths = [str(Path(taskloom.__file__).resolve().parents[1])]
+    paths += [
+        str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKLOOM_")}
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env

@@ -1,0 +1,181 @@
+"""The concurrent runner (the default): sync tasks on worker threads, async ones concurrently on
+an event loop, and no deadlock when tasks wait on the tasks they submitted."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+from taskloom import flow, task
+from taskloom_local import ConcurrentTaskRunner
+
+
+@task
+def thread_id(_: Any = None) -> int:
+    time.sleep(0.05)
+    return threading.get_ident()
+
+
+@task
+def pause(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+@task
+async def async_pause(seconds: float) -> int:
+    await asyncio.sleep(seconds)
+    return threading.get_ident()
+
+
+@task
+def leaf(x: int) -> int:
+    return x + 1
+
+
+@task
+def waits_on_children(n: int) -> int:
+    return sum(future.result() for future in leaf.map(range(n)))
+
+
+@task
+def waits_on_grandchildren() -> int:
+    return sum(future.result() for future in waits_on_children.map([2, 3]))
+
+
+@pytest.mark.parametrize("max_workers", [0, -1, 1.5, "2", True])
+def test_max_workers_must_be_a_positive_integer(max_workers: Any) -> None:
+    with pytest.raises(TypeError, match="max_workers"):
+        ConcurrentTaskRunner(max_workers=max_workers)
+
+
+def test_max_workers_defaults_to_some_threads() -> None:
+    assert ConcurrentTaskRunner().max_workers >= 1
+
+
+def test_duplicate_keeps_max_workers() -> None:
+    assert ConcurrentTaskRunner(max_workers=3).duplicate().max_workers == 3
+
+
+def test_sync_tasks_run_on_threads_other_than_the_flows() -> None:
+    @flow(task_runner=ConcurrentTaskRunner())
+    def where() -> tuple[int, list[int]]:
+        return threading.get_ident(), [f.result() for f in thread_id.map(range(3))]
+
+    flow_thread, task_threads = where()
+    assert flow_thread not in task_threads
+
+
+def test_sync_tasks_use_at_most_max_workers_threads() -> None:
+    @flow(task_runner=ConcurrentTaskRunner(max_workers=2))
+    def where() -> set[int]:
+        return {f.result() for f in thread_id.map(range(8))}
+
+    assert 1 <= len(where()) <= 2
+
+
+def test_sync_tasks_run_concurrently() -> None:
+    @flow(task_runner=ConcurrentTaskRunner(max_workers=4))
+    def four_pauses() -> float:
+        start = time.monotonic()
+        for future in pause.map([0.4] * 4):
+            future.wait()
+        return time.monotonic() - start
+
+    assert four_pauses() < 1.2
+
+
+def test_async_tasks_run_concurrently_whatever_max_workers() -> None:
+    @flow(task_runner=ConcurrentTaskRunner(max_workers=1))
+    def ten_pauses() -> float:
+        start = time.monotonic()
+        for future in async_pause.map([0.4] * 10):
+            future.wait()
+        return time.monotonic() - start
+
+    assert ten_pauses() < 2
+
+
+def test_async_tasks_share_one_event_loop_thread_off_the_flows() -> None:
+    @flow(task_runner=ConcurrentTaskRunner())
+    def where() -> tuple[int, set[int]]:
+        return threading.get_ident(), {f.result() for f in async_pause.map([0.01] * 4)}
+
+    flow_thread, loop_threads = where()
+    assert len(loop_threads) == 1 and flow_thread not in loop_threads
+
+
+def test_task_waiting_on_its_own_submissions_does_not_deadlock_one_worker(within) -> None:
+    @flow(task_runner=ConcurrentTaskRunner(max_workers=1))
+    def nested() -> list[int]:
+        return [f.result() for f in waits_on_children.map([3, 4])]
+
+    assert within(30, nested) == [6, 10]
+
+
+def test_two_levels_of_waiting_submissions_do_not_deadlock_one_worker(within) -> None:
+    @flow(task_runner=ConcurrentTaskRunner(max_workers=1))
+    def nested() -> int:
+        return waits_on_grandchildren()
+
+    assert within(30, nested) == 3 + 6
+
+
+def test_worker_threads_are_gone_after_the_flow_run() -> None:
+    before = set(threading.enumerate())
+
+    @flow(task_runner=ConcurrentTaskRunner(max_workers=4))
+    def uses_threads() -> None:
+        pause.map([0.05] * 8)
+        async_pause.map([0.05] * 2)
+
+    uses_threads()
+    assert set(threading.enumerate()) - before == set()
+
+
+def test_async_task_past_its_timeout_fails_timed_out() -> None:
+    @task(timeout_seconds=0.2)
+    async def slow() -> None:
+        await asyncio.sleep(5)
+
+    @flow(task_runner=ConcurrentTaskRunner())
+    def times_out() -> tuple[str, str, float]:
+        start = time.monotonic()
+        state = slow.submit().wait()
+        return state.name, state.message, time.monotonic() - start
+
+    name, message, seconds = times_out()
+    assert (name, message) == ("TimedOut", "Task run exceeded timeout of 0.2 second(s)")
+    assert seconds < 3
+
+
+def test_async_task_is_retried_after_a_delay() -> None:
+    attempts: list[float] = []
+
+    @task(retries=2, retry_delay_seconds=0.1)
+    async def flaky() -> int:
+        attempts.append(time.monotonic())
+        if len(attempts) < 3:
+            raise RuntimeError("not yet")
+        return len(attempts)
+
+    @flow(task_runner=ConcurrentTaskRunner())
+    def retried() -> int:
+        return flaky.submit().result()
+
+    assert retried() == 3
+    assert attempts[2] - attempts[0] >= 0.19
+
+
+def test_async_task_raising_timeout_error_itself_is_not_timed_out() -> None:
+    @task(timeout_seconds=5)
+    async def own_timeout() -> None:
+        raise TimeoutError("mine")
+
+    @flow(task_runner=ConcurrentTaskRunner())
+    def fails() -> str:
+        return own_timeout.submit().wait().name
+
+    assert fails() == "Failed"

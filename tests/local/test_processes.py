@@ -1,0 +1,183 @@
+"""The process pool runner: tasks in worker processes, pickling errors named, dead workers
+crashing only their runs, scripts' `__main__` tasks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Any
+
+import psutil
+import pytest
+from taskloom import flow, task
+from taskloom.states import StateType
+from taskloom_local import ProcessPoolTaskRunner
+
+
+@pytest.mark.parametrize("max_workers", [0, -1, 1.5, "2", True])
+def test_max_workers_must_be_a_positive_integer(max_workers: Any) -> None:
+    with pytest.raises(TypeError, match="max_workers"):
+        ProcessPoolTaskRunner(max_workers=max_workers)
+
+
+def test_tasks_run_in_other_processes() -> None:
+    @task
+    def pid(_: int) -> int:
+        return os.getpid()
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def pids() -> list[int]:
+        return [f.result() for f in pid.map(range(4))]
+
+    assert os.getpid() not in pids()
+
+
+def test_unpicklable_argument_fails_that_task_naming_run_and_argument() -> None:
+    @task
+    def uses(lock: Any) -> str:
+        return "never runs"
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def sends_a_lock() -> tuple[str, StateType, str]:
+        future = uses.submit(lock=threading.Lock())
+        state = future.wait()
+        return future.task_run_name, state.type, state.message
+
+    name, kind, message = sends_a_lock()
+    assert kind is StateType.FAILED
+    assert f"Task run {name!r} could not be sent to a worker process" in message
+    assert "argument 'lock' cannot be pickled" in message
+
+
+def test_unpicklable_argument_leaves_the_other_tasks_running() -> None:
+    @task
+    def uses(lock: Any) -> None:
+        pass
+
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def mixed() -> None:
+        double.submit(1)
+        uses.submit(threading.Lock())
+        double.submit(2)
+
+    state = mixed(return_state=True)
+    assert state.message == "1/3 states failed."
+    with pytest.raises(TypeError, match="_thread.lock"):
+        state.result()
+
+
+def test_unpicklable_result_fails_that_task_saying_so() -> None:
+    @task
+    def returns_a_lock() -> Any:
+        return threading.Lock()
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def gets_a_lock() -> tuple[StateType, str]:
+        state = returns_a_lock.submit().wait()
+        return state.type, state.message
+
+    kind, message = gets_a_lock()
+    assert kind is StateType.FAILED
+    assert "cannot be sent back to the flow's process" in message
+
+
+def test_killed_worker_crashes_its_task_and_the_flow_finishes(within) -> None:
+    @task
+    def dies() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def loses_a_worker() -> tuple[str, StateType, str]:
+        future = dies.submit()
+        state = future.wait(30)
+        return future.task_run_name, state.type, state.message
+
+    name, kind, message = within(60, loses_a_worker)
+    assert kind is StateType.CRASHED
+    assert message.startswith(f"Task run {name!r} crashed")
+
+
+def test_flow_with_a_killed_worker_ends_failed(within) -> None:
+    @task
+    def dies() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def loses_a_worker() -> None:
+        dies.submit()
+
+    state = within(60, lambda: loses_a_worker(return_state=True))
+    assert (state.type, state.message) == (StateType.FAILED, "1/1 states failed.")
+
+
+def test_worker_processes_are_gone_after_the_flow_run() -> None:
+    def workers() -> set[int]:
+        return {
+            child.pid
+            for child in psutil.Process().children(recursive=True)
+            if "resource_tracker" not in " ".join(child.cmdline())
+        }
+
+    @task
+    def one() -> int:
+        return 1
+
+    before = workers()
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def uses_workers() -> set[int]:
+        one.map(range(4))
+        return workers() - before
+
+    assert uses_workers()
+    assert workers() - before == set()
+
+
+def test_tasks_defined_in_a_scripts_main_run_in_workers(run_script) -> None:
+    done = run_script(
+        """
+        import os
+        from taskloom import flow, task
+        from taskloom_local import ProcessPoolTaskRunner
+
+        @task
+        def square(x):
+            return x * x, os.getpid()
+
+        @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+        def squares(xs):
+            return [f.result() for f in square.map(xs)]
+
+        if __name__ == "__main__":
+            results = squares([1, 2, 3])
+            print([value for value, _ in results], all(p != os.getpid() for _, p in results))
+        """
+    )
+    assert (done.returncode, done.stdout) == (0, "[1, 4, 9] True\n"), done.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a dead worker breaks the whole ProcessPoolExecutor: every later submission crashes "
+    "with 'the process pool is not usable anymore' instead of running on a fresh pool",
+)
+def test_tasks_submitted_after_a_worker_died_still_run(within) -> None:
+    @task
+    def dies() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def goes_on() -> int:
+        dies.submit().wait(30)
+        return double(21)
+
+    assert within(60, goes_on) == 42
