@@ -1,0 +1,314 @@
+"""`LocalDaskTaskRunner`: task runs on dask's local schedulers, without `distributed`.
+
+Runs whose upstream runs are final are gathered into batches, and each batch is one dask graph
+computed by the chosen local scheduler (`dask.threaded`, `dask.multiprocessing`, or
+`dask.local.get_sync`) on a pool the runner keeps for the flow run. Each run's future is set as
+soon as its task finishes, not when its batch does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any
+
+from taskloom.futures import FinishedFuture, TaskloomFuture
+from taskloom.states import Crashed, Failed, State
+from taskloom.task_runners import TaskCall, TaskRunner
+
+from taskloom_dask._local_future import LocalDaskFuture, pool_thread
+from taskloom_dask._main_guard import check_main_guard
+from taskloom_dask._pickle_errors import why_unsendable
+from taskloom_dask._thread_pool import DaemonThreadPool
+
+if TYPE_CHECKING:
+    from typing import Self
+
+#: Names dask accepts for its local schedulers, by the name this runner uses.
+SCHEDULERS = {
+    "threads": "threads",
+    "threading": "threads",
+    "processes": "processes",
+    "multiprocessing": "processes",
+    "synchronous": "synchronous",
+    "sync": "synchronous",
+    "single-threaded": "synchronous",
+}
+
+
+class LocalDaskTaskRunner(TaskRunner):
+    """Runs task runs with one of dask's local schedulers: no cluster, only `dask`.
+
+    `scheduler="threads"` (the default) runs them on a pool of threads: good for I/O and for
+    code that releases the GIL. `"processes"` runs them in local worker processes (spawned, so
+    a script needs the `if __name__ == "__main__":` guard; arguments and results travel pickled
+    with cloudpickle). `"synchronous"` runs each one in the submitting thread, at once, in
+    submission order: for debugging. `num_workers` sizes the pool (default: the cores).
+    """
+
+    def __init__(self, scheduler: str = "threads", num_workers: int | None = None) -> None:
+        super().__init__()
+        if not isinstance(scheduler, str) or scheduler.lower() not in SCHEDULERS:
+            raise ValueError(
+                f"scheduler must be one of 'threads', 'processes' or 'synchronous'; "
+                f"got {scheduler!r}"
+            )
+        if num_workers is not None and (
+            isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1
+        ):
+            raise TypeError(f"num_workers must be a positive integer or None; got {num_workers!r}")
+        self.scheduler = SCHEDULERS[scheduler.lower()]
+        self.num_workers = num_workers
+        self._lock = threading.Lock()
+        self._pool: Executor | None = None
+        self._ready: list[LocalDaskFuture] = []
+        self._drivers = 0
+        self._closed = False
+        self._keys = itertools.count()
+
+    def duplicate(self) -> Self:
+        return type(self)(self.scheduler, self.num_workers)
+
+    @property
+    def workers(self) -> int:
+        """How many task runs may run at once."""
+        if self.scheduler == "synchronous":
+            return 1
+        from dask.system import CPU_COUNT
+
+        return self.num_workers or CPU_COUNT
+
+    # -- start and shutdown ------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self.scheduler == "processes":
+            check_main_guard(self.name)
+        self._closed = False
+
+    def _cancel(self) -> None:
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+            self._ready.clear()
+        if pool is None:
+            return
+        # Neither executor can stop a running call; worker processes can be stopped instead.
+        # (ProcessPoolExecutor has no public way to reach them before Python 3.14.)
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(5)
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+            self._ready.clear()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _executor(self) -> Executor:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self.name} was cancelled or shut down")
+            if self._pool is None:
+                self._pool = self._new_pool()
+            return self._pool
+
+    def _new_pool(self) -> Executor:
+        if self.scheduler == "processes":
+            from concurrent.futures import ProcessPoolExecutor
+
+            from dask.multiprocessing import get_context
+
+            return ProcessPoolExecutor(self.workers, mp_context=get_context())
+        return DaemonThreadPool(
+            self.workers, name="taskloom-dask", initializer=lambda: _mark_pool_thread(self)
+        )
+
+    # -- submitting ---------------------------------------------------------------------------
+
+    def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
+        if not self._started:
+            raise RuntimeError(f"{self.name} was used before it was started or after shutdown")
+        key = f"{call.task_run_name}-{next(self._keys)}"
+        if self.scheduler == "synchronous":
+            return self._run_synchronously(call, upstream, key)
+        future = LocalDaskFuture(call, self, upstream, key)
+        _when_final(upstream, lambda: self._queue(future))
+        return future
+
+    def _run_synchronously(
+        self, call: TaskCall, upstream: Sequence[TaskloomFuture], key: str
+    ) -> TaskloomFuture:
+        from dask.local import get_sync
+
+        states = [future.wait() for future in upstream]
+        state: State = get_sync({key: (_run_call, call, states)}, key)
+        return FinishedFuture(call, state)
+
+    def _queue(self, future: LocalDaskFuture) -> None:
+        with self._lock:
+            self._ready.append(future)
+            start_driver = self._drivers < self.workers
+            if start_driver:
+                self._drivers += 1
+        if start_driver:
+            threading.Thread(target=self._drive, name="taskloom-dask-driver", daemon=True).start()
+
+    def _drive(self) -> None:
+        """Compute batches of ready runs until none is left."""
+        while True:
+            with self._lock:
+                batch, self._ready = self._ready, []
+                if not batch:
+                    self._drivers -= 1
+                    return
+            self._compute(batch)
+
+    def _compute(self, batch: list[LocalDaskFuture]) -> None:
+        by_key = {future.key: future for future in batch}
+
+        def finished(key: str, state: State | None, *_: Any) -> None:
+            if state is not None:
+                by_key[key].set_state(state)
+
+        try:
+            graph = self._graph(batch)
+            self._get(graph, list(graph), finished)
+        except BaseException as exc:  # a pool that broke, or a run that could not be pickled
+            unfinished = [future for future in batch if not future.done()]
+            if len(unfinished) > 1 and not isinstance(exc, _PoolBrokenError) and not self._closed:
+                for future in unfinished:  # one at a time, so only the culprit fails
+                    self._compute([future])
+                return
+            for future in unfinished:
+                future.set_state(future.call.finish(self._crashed(future, exc)))
+
+    def _graph(self, batch: list[LocalDaskFuture]) -> dict[str, Any]:
+        if self.scheduler == "processes":
+            # No thread of this process runs these calls, so nothing else can take them.
+            return {f.key: (_run_call, f.call, f.upstream_states()) for f in batch}
+        return {future.key: (_run_future, future) for future in batch}
+
+    def _get(self, graph: dict[str, Any], keys: list[str], finished: Callable[..., None]) -> None:
+        callbacks = [(None, None, None, finished, None)]
+        pool = self._executor()
+        if self.scheduler == "processes":
+            from concurrent.futures.process import BrokenProcessPool
+
+            import dask.multiprocessing
+
+            try:
+                dask.multiprocessing.get(graph, keys, pool=pool, callbacks=callbacks)
+            except BrokenProcessPool as exc:
+                raise _PoolBrokenError(exc) from exc
+        else:
+            import dask.threaded
+
+            dask.threaded.get(graph, keys, pool=pool, callbacks=callbacks)
+
+    def _crashed(self, future: LocalDaskFuture, exc: BaseException) -> State:
+        if isinstance(exc, _PoolBrokenError):
+            cause = exc.__cause__ or exc
+            return Crashed(
+                f"Task run {future.task_run_name!r} crashed: a worker process died "
+                f"({type(cause).__name__}: {cause}). A script that runs a flow on worker "
+                'processes needs the `if __name__ == "__main__":` guard.',
+                data=cause,
+            )
+        if isinstance(exc, Exception) and self.scheduler == "processes":
+            return Failed(
+                f"Task run {future.task_run_name!r} could not be sent to a worker process: "
+                f"{why_unsendable(future.call, exc)}",
+                data=exc,
+            )
+        return Crashed(
+            f"Task run {future.task_run_name!r} crashed: {type(exc).__name__}: {exc}", data=exc
+        )
+
+    def run_here(self, future: LocalDaskFuture) -> None:
+        """Run `future`'s call in this pool thread now, unless it has started elsewhere."""
+        for upstream in future.upstream:
+            upstream.wait()
+        _run_future(future)
+
+    def __copy__(self) -> Self:
+        return self.duplicate()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        # Pickling gives the worker-side form (see `__reduce__`); a copy is a configured twin.
+        return self.duplicate()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # In a worker process of the "processes" scheduler, task runs a task submits run there,
+        # on threads.
+        return (_process_side_runner, ())
+
+
+class _PoolBrokenError(Exception):
+    """The process pool lost a worker process: every run still in it is lost."""
+
+
+def _mark_pool_thread(runner: LocalDaskTaskRunner) -> None:
+    pool_thread.runner = runner
+
+
+def _run_call(call: TaskCall, states: list[State]) -> State:
+    """Run a call (in a pool thread or worker process) and return its final state."""
+    try:
+        return call.run(states)
+    except BaseException as exc:  # the engine lets only flow interrupts through
+        return call.finish(Crashed(f"Task run interrupted by {type(exc).__name__}", data=exc))
+
+
+def _run_future(future: LocalDaskFuture) -> State | None:
+    """Run a future's call in this thread, unless a waiting pool thread already took it."""
+    if not future.take():
+        return None
+    state = _run_call(future.call, future.upstream_states())
+    future.set_state(state)
+    return state
+
+
+_when_lock = threading.Lock()
+
+
+def _when_final(upstream: Sequence[TaskloomFuture], start: Callable[[], None]) -> None:
+    """Call `start()` once every future in `upstream` is final: now, or from the thread that
+    finishes the last of them."""
+    pending = [future for future in upstream if not future.done()]
+    if not pending:
+        start()
+        return
+    remaining = [len(pending)]
+
+    def one_done(_: TaskloomFuture) -> None:
+        with _when_lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            start()
+
+    for future in pending:
+        future.add_done_callback(one_done)
+
+
+_process_runner: LocalDaskTaskRunner | None = None
+
+
+def _process_side_runner() -> LocalDaskTaskRunner:
+    """One started threads runner per process, for the calls unpickled there."""
+    global _process_runner
+    if _process_runner is None:
+        runner = LocalDaskTaskRunner("threads")
+        runner.start()
+        _process_runner = runner
+    return _process_runner
+
+
+__all__ = ["LocalDaskTaskRunner"]

@@ -1,0 +1,57 @@
+"""The clear error for a script that starts worker processes without a `__main__` guard.
+
+Worker processes are started with `spawn`: each one first runs the script that started the
+flow, as the module `__mp_main__`. Without an `if __name__ == "__main__":` guard that run calls
+the flow again, which would start another cluster from inside a worker that is still starting.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import FrameType
+
+from taskloom.exceptions import TaskRunnerError
+
+GUARD_HINT = (
+    'Guard the code that runs the flow with `if __name__ == "__main__":` so that it runs '
+    "only in the process you started, not again in each worker process."
+)
+
+
+def in_spawned_import_of_main() -> bool:
+    """Whether this code runs from the top level of a script re-run as `__mp_main__`: a
+    spawned child still preparing itself."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == (
+            "__mp_main__"
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def check_main_guard(runner_name: str) -> None:
+    """Raise `TaskRunnerError` when starting worker processes here would re-run the script."""
+    if in_spawned_import_of_main():
+        script = sys.modules.get("__mp_main__")
+        where = getattr(script, "__file__", None) or "the script"
+        raise TaskRunnerError(
+            f"{runner_name} was started while a worker process was importing {where}: the "
+            f"script runs its flow when imported. {GUARD_HINT}"
+        )
+
+
+def main_script_lacks_guard() -> bool:
+    """Whether the running `__main__` is a script file with no `__main__` check in its source
+    (a likely reason for worker processes failing to start)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path:
+        return False
+    try:
+        with open(path, encoding="utf-8") as file:
+            source = file.read()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return "__main__" not in source

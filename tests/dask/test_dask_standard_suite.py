@@ -1,0 +1,43 @@
+"""Both Dask runners pass the runner test kit, on each way they can run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dask_clusters import IN_PROCESS_CLUSTER
+from taskloom.task_runners import TaskRunner
+from taskloom.testing import TaskRunnerStandardSuite
+from taskloom_dask import DaskTaskRunner, LocalDaskTaskRunner
+
+
+class TestDaskTaskRunnerOnATemporaryCluster(TaskRunnerStandardSuite):
+    @pytest.fixture
+    def task_runner(self) -> TaskRunner:
+        return DaskTaskRunner(cluster_kwargs=IN_PROCESS_CLUSTER)
+
+
+class TestDaskTaskRunnerOnAnExistingCluster(TaskRunnerStandardSuite):
+    @pytest.fixture
+    def task_runner(self, existing_cluster: Any) -> TaskRunner:
+        return DaskTaskRunner(address=existing_cluster.scheduler_address)
+
+
+class TestLocalDaskTaskRunnerOnThreads(TaskRunnerStandardSuite):
+    @pytest.fixture
+    def task_runner(self) -> TaskRunner:
+        return LocalDaskTaskRunner(scheduler="threads", num_workers=4)
+
+
+class TestLocalDaskTaskRunnerOnProcesses(TaskRunnerStandardSuite):
+    @pytest.fixture
+    def task_runner(self) -> TaskRunner:
+        return LocalDaskTaskRunner(scheduler="processes", num_workers=2)
+
+
+class TestLocalDaskTaskRunnerSynchronous(TaskRunnerStandardSuite):
+    runs_concurrently = False
+
+    @pytest.fixture
+    def task_runner(self) -> TaskRunner:
+        return LocalDaskTaskRunner(scheduler="synchronous")
