@@ -191,3 +191,18 @@ def test_async_task_on_a_helper_thread_leaves_no_event_loop_open() -> None:
             time.sleep(0.01)
         gc.collect()
     assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+
+
+def test_async_task_on_a_thread_we_do_not_own_leaves_no_event_loop_open(thread_runner) -> None:
+    @flow(task_runner=thread_runner)
+    def sync_flow() -> int:
+        return async_add.submit(1, 2).result()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert sync_flow() == 3
+        deadline = time.monotonic() + 5
+        while threading.active_count() > 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []

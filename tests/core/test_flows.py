@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 from taskloom import Flow, flow, task
-from taskloom.exceptions import UnknownTaskRunnerError
+from taskloom.exceptions import TaskRunnerError, UnknownTaskRunnerError
 from taskloom.futures import TaskloomFuture
 from taskloom.states import StateType
 from taskloom.task_runners import TaskCall, TaskRunner
@@ -268,3 +268,38 @@ def test_flow_raising_timeout_error_itself_is_not_timed_out() -> None:
 
     state = asyncio.run(own_timeout(return_state=True))
     assert state.name == "Failed"
+
+
+class UnstartableRunner(InlineTaskRunner):
+    def _start(self) -> None:
+        raise TaskRunnerError("the engine is unreachable")
+
+
+def test_runner_that_fails_to_start_fails_the_flow_run_with_its_error() -> None:
+    called = []
+
+    @flow(task_runner=UnstartableRunner())
+    def never_runs() -> None:
+        called.append(True)
+
+    state = never_runs(return_state=True)
+    assert (state.type, called) == (StateType.FAILED, [])
+    assert "the engine is unreachable" in state.message
+
+
+def test_calling_a_flow_whose_runner_fails_to_start_raises_the_runner_error() -> None:
+    @flow(task_runner=UnstartableRunner())
+    def never_runs() -> None:
+        pass
+
+    with pytest.raises(TaskRunnerError, match="the engine is unreachable"):
+        never_runs()
+
+
+def test_async_flow_whose_runner_fails_to_start_raises_the_runner_error() -> None:
+    @flow(task_runner=UnstartableRunner())
+    async def never_runs() -> None:
+        pass
+
+    with pytest.raises(TaskRunnerError, match="the engine is unreachable"):
+        asyncio.run(never_runs())

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from taskloom._flows import Flow, flow
-from taskloom._run_logger import get_run_logger
 from taskloom._registry import available_task_runners
+from taskloom._run_logger import get_run_logger
 from taskloom._tasks import Task, task, unmapped
 from taskloom.futures import TaskloomFuture, as_completed, wait
 from taskloom.states import State

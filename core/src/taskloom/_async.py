@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from contextvars import copy_context
@@ -12,6 +13,41 @@ _local = threading.local()
 
 class CallTimeout(TimeoutError):
     """`call_in_thread` ran out of time (as opposed to the function raising `TimeoutError`)."""
+
+
+class _ThreadLoop:
+    """A thread's own event loop, closed when the thread's locals go away.
+
+    Threads that belong to someone else (a Dask worker's, a thread pool's) never tell us they
+    end; closing the loop from the finaliser keeps their end free of unclosed-loop warnings.
+    """
+
+    __slots__ = ("loop",)
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        # Each coroutine runs in the caller's context, as a plain `await` would.
+        task = self.loop.create_task(coro, context=copy_context())
+        try:
+            return self.loop.run_until_complete(task)
+        except BaseException:
+            # Interrupted (Ctrl-C, a timeout's asynchronous exception): a pending task would
+            # otherwise resume inside the next coroutine this thread runs.
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    self.loop.run_until_complete(task)
+            raise
+
+    def close(self) -> None:
+        if not self.loop.is_running() and not self.loop.is_closed():
+            self.loop.close()
+
+    __del__ = close
 
 
 def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -25,11 +61,10 @@ def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        runner = getattr(_local, "runner", None)
-        if runner is None:
-            runner = _local.runner = asyncio.Runner()
-        # The runner would otherwise run every coroutine in the context it was created in.
-        return runner.run(coro, context=copy_context())
+        loop = getattr(_local, "loop", None)
+        if loop is None:
+            loop = _local.loop = _ThreadLoop()
+        return loop.run(coro)
     return call_in_thread(lambda: run_coroutine(coro))
 
 
@@ -49,9 +84,9 @@ def call_in_thread(fn: Callable[[], Any], timeout: float | None = None) -> Any:
             outcome.append((False, exc))
         finally:
             # This thread ends here: close the event loop `run_coroutine` may have given it.
-            runner = getattr(_local, "runner", None)
-            if runner is not None:
-                runner.close()
+            loop = getattr(_local, "loop", None)
+            if loop is not None:
+                loop.close()
 
     thread = threading.Thread(target=target, daemon=True, name="taskloom-call")
     thread.start()

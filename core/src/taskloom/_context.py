@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
     from taskloom._engine import FlowRun, RemoteFlowRun
     from taskloom._task_call import TaskCall
 
-    Run = Union[FlowRun, RemoteFlowRun, TaskCall]
+    Run: TypeAlias = FlowRun | RemoteFlowRun | TaskCall
 
 # One variable for flow and task runs alike: every task call reads it, so one lookup is the cost.
 current_run: ContextVar[Run | None] = ContextVar("taskloom_current_run", default=None)

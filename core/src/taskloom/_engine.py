@@ -49,9 +49,7 @@ class Submitter:
         self.flow_run = self
         self._counters: dict[str, Iterator[int]] = {}
         self._notify_submitted: Callable[[TaskCall], None] | None = None
-        self._submit: Callable[[TaskCall, Sequence[TaskloomFuture]], TaskloomFuture] = (
-            runner.submit
-        )
+        self._submit: Callable[[TaskCall, Sequence[TaskloomFuture]], TaskloomFuture] = runner.submit
 
     def submit(
         self,
@@ -60,10 +58,7 @@ class Submitter:
         kwargs: dict[str, Any],
         wait_for: Iterable[Any] | None,
     ) -> TaskloomFuture:
-        counter = self._counters.get(task.key)
-        if counter is None:
-            counter = self._counters.setdefault(task.key, itertools.count())
-        name = f"{task.name}-{task.key}-{next(counter)}"
+        name = self._name_run(task)
         upstream: list[TaskloomFuture] = []
         blocked: list[str] = []
         if args and _may_hold_futures(args):
@@ -89,6 +84,12 @@ class Submitter:
         future.owner = self
         self._track(future)
         return future
+
+    def _name_run(self, task: Task[..., Any]) -> str:
+        counter = self._counters.get(task.key)
+        if counter is None:
+            counter = self._counters.setdefault(task.key, itertools.count())
+        return f"{task.name}-{task.key}-{next(counter)}"
 
     def _extract(self, value: Any, upstream: list[TaskloomFuture], blocked: list[str]) -> Any:
         """`value` with this runner's futures replaced by placeholders (collected in `upstream`)
@@ -149,12 +150,25 @@ class RemoteFlowRun(Submitter):
     def __reduce__(self) -> tuple[Any, ...]:
         return (RemoteFlowRun, (self.name, self.flow_name, self.runner))
 
+    def _name_run(self, task: Task[..., Any]) -> str:
+        caller = current_run.get()
+        prefix = getattr(caller, "task_run_name", None)
+        if prefix is None:  # not inside a task run: counters of this handle alone
+            return super()._name_run(task)
+        key = f"{task.key}-{prefix}"
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters.setdefault(key, itertools.count())
+        return f"{task.name}-{task.key}-{prefix}.{next(counter)}"
+
     def remote(self) -> RemoteFlowRun:
         return self
 
 
 class FlowRun(Submitter):
     """One run of a flow in this process: its runner, its task runs and subflow runs."""
+
+    info: FlowRunInfo
 
     def __init__(
         self,
@@ -169,51 +183,51 @@ class FlowRun(Submitter):
         self.info = FlowRunInfo(self.name, flow.name, runner, parent.info if parent else None)
         self.futures: list[TaskloomFuture] = []
         self.subflow_states: list[State] = []
-        self._hook = plugins.hook
+        self.hook = plugins.hook
         self._wrapped = _runner_hooks_wrapped(plugins)
         self._waiter: Callable[[TaskloomFuture, float | None], State | None] | None = None
         if self._wrapped:
             self._submit = self._hook_submit
             self._waiter = self._hook_wait
-        self._notify_finished = bool(self._hook.taskloom_task_run_finished.get_hookimpls())
+        self._notify_finished = bool(self.hook.taskloom_task_run_finished.get_hookimpls())
         if self._notify_finished:
             self._waiter = self._hook_wait
-        if self._hook.taskloom_task_run_submitted.get_hookimpls():
+        if self.hook.taskloom_task_run_submitted.get_hookimpls():
             self._notify_submitted = self._hook_submitted
 
     # -- the runner, through the hooks when a plugin wraps them -------------------------------
 
     def start_runner(self) -> None:
         if self._wrapped:
-            self._hook.taskloom_runner_start(runner=self.runner)
+            self.hook.taskloom_runner_start(runner=self.runner)
         else:
             self.runner.start()
 
     def shutdown_runner(self) -> None:
         if self._wrapped:
-            self._hook.taskloom_runner_shutdown(runner=self.runner)
+            self.hook.taskloom_runner_shutdown(runner=self.runner)
         else:
             self.runner.shutdown()
 
     def _hook_submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
-        future: TaskloomFuture = self._hook.taskloom_runner_submit(
+        future: TaskloomFuture = self.hook.taskloom_runner_submit(
             runner=self.runner, call=call, upstream=upstream
         )
         return future
 
     def _hook_wait(self, future: TaskloomFuture, timeout: float | None) -> State | None:
         if self._wrapped:
-            state: State | None = self._hook.taskloom_runner_wait(
+            state: State | None = self.hook.taskloom_runner_wait(
                 runner=self.runner, future=future, timeout=timeout
             )
         else:
             state = future._wait(timeout)
         if state is not None and future._final is None:
-            self._hook.taskloom_task_run_finished(flow_run=self.info, call=future.call, state=state)
+            self.hook.taskloom_task_run_finished(flow_run=self.info, call=future.call, state=state)
         return state
 
     def _hook_submitted(self, call: TaskCall) -> None:
-        self._hook.taskloom_task_run_submitted(flow_run=self.info, call=call)
+        self.hook.taskloom_task_run_submitted(flow_run=self.info, call=call)
 
     def _track(self, future: TaskloomFuture) -> None:
         future._waiter = self._waiter
@@ -221,7 +235,7 @@ class FlowRun(Submitter):
         final = future._final
         if final is not None and self._notify_finished:
             # Finished at submission (an inline runner, a NotReady run): no wait will report it.
-            self._hook.taskloom_task_run_finished(flow_run=self.info, call=future.call, state=final)
+            self.hook.taskloom_task_run_finished(flow_run=self.info, call=future.call, state=final)
 
     # -- the end of the run -----------------------------------------------------------------
 
@@ -310,23 +324,33 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
     """Everything around the flow function's call: logs, hooks, the runner, the final state.
 
     The body calls the function (sync or async) with the yielded run as the current run and
-    records what happened in the outcome; the final state lands in the yielded list.
+    records what happened in the outcome; the final state lands in the yielded list. When the
+    runner fails to start, the outcome already holds that error and the body must not call the
+    function: the run ends `Failed` with the runner's error (a generator-based context manager
+    cannot skip its body, hence the flag rather than an exception).
     """
     ensure_console_logging()
     parent_run = current_run.get()
     parent = None if parent_run is None else parent_run.flow_run
-    plugins = get_plugin_manager()
-    run = FlowRun(flow, flow.task_runner.duplicate(), parent if isinstance(parent, FlowRun) else None, plugins)
+    run = FlowRun(
+        flow,
+        flow.task_runner.duplicate(),
+        parent if isinstance(parent, FlowRun) else None,
+        get_plugin_manager(),
+    )
     kind = "flow" if run.parent is None else "subflow"
     outcome = _Outcome()
     final: list[State] = []
     logger.info("Beginning %s run %r for flow %r...", kind, run.name, flow.name)
-    plugins.hook.taskloom_flow_run_started(flow_run=run.info)
+    run.hook.taskloom_flow_run_started(flow_run=run.info)
     interrupt: BaseException | None = None
     with _signals.flow_interrupts() if parent_run is None else nullcontext():
         try:
             logger.info("Starting task runner `%s`...", run.runner.name)
-            run.start_runner()
+            try:
+                run.start_runner()
+            except BaseException as exc:
+                outcome.error = exc
             token = current_run.set(run)
             try:
                 yield run, outcome, final
@@ -339,12 +363,10 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
                 state = _failed_flow(outcome.error)
             else:
                 interrupt = outcome.error
-                state = Crashed(f"Flow run interrupted by {type(interrupt).__name__}", data=interrupt)
+                state = _interrupted(interrupt)
         except BaseException as exc:
-            # The runner failed to start, or the run was interrupted while collecting results.
-            state = _failed_flow(exc) if isinstance(exc, Exception) else Crashed(
-                f"Flow run interrupted by {type(exc).__name__}", data=exc
-            )
+            # Interrupted while collecting the task runs' final states.
+            state = _failed_flow(exc) if isinstance(exc, Exception) else _interrupted(exc)
             interrupt = exc
         finally:
             logger.info("Shutting down task runner `%s`...", run.runner.name)
@@ -357,10 +379,14 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
     logger.info("%s run %r finished in state %r", kind.capitalize(), run.name, state)
     if run.parent is not None:
         run.parent.subflow_states.append(state)
-    plugins.hook.taskloom_flow_run_finished(flow_run=run.info, state=state)
+    run.hook.taskloom_flow_run_finished(flow_run=run.info, state=state)
     final.append(state)
     if interrupt is not None and not isinstance(interrupt, Exception):
         raise interrupt
+
+
+def _interrupted(exc: BaseException) -> State:
+    return Crashed(f"Flow run interrupted by {type(exc).__name__}", data=exc)
 
 
 def _failed_flow(exc: BaseException) -> State:
@@ -376,15 +402,16 @@ def _failed_flow(exc: BaseException) -> State:
 def run_flow_sync(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> State:
     """Run a synchronous flow to its final state."""
     with flow_run_scope(flow) as (_, outcome, final):
-        try:
-            if flow.timeout_seconds is None:
-                outcome.value = flow.fn(*args, **kwargs)
-            else:
-                outcome.value = _with_flow_timeout(
-                    flow.timeout_seconds, lambda: flow.fn(*args, **kwargs)
-                )
-        except BaseException as exc:
-            outcome.error = exc
+        if outcome.error is None:
+            try:
+                if flow.timeout_seconds is None:
+                    outcome.value = flow.fn(*args, **kwargs)
+                else:
+                    outcome.value = _with_flow_timeout(
+                        flow.timeout_seconds, lambda: flow.fn(*args, **kwargs)
+                    )
+            except BaseException as exc:
+                outcome.error = exc
     return final[0]
 
 
@@ -395,20 +422,21 @@ async def run_flow_async(
     import asyncio
 
     with flow_run_scope(flow) as (_, outcome, final):
-        try:
-            awaitable = flow.fn(*args, **kwargs)
-            if flow.timeout_seconds is not None:
-                try:
-                    async with asyncio.timeout(flow.timeout_seconds) as scope:
-                        outcome.value = await awaitable
-                except TimeoutError:
-                    if not scope.expired():
-                        raise
-                    raise FlowTimeout(flow.timeout_seconds) from None
-            else:
-                outcome.value = await awaitable
-        except BaseException as exc:
-            outcome.error = exc
+        if outcome.error is None:
+            try:
+                awaitable = flow.fn(*args, **kwargs)
+                if flow.timeout_seconds is None:
+                    outcome.value = await awaitable
+                else:
+                    try:
+                        async with asyncio.timeout(flow.timeout_seconds) as scope:
+                            outcome.value = await awaitable
+                    except TimeoutError:
+                        if not scope.expired():
+                            raise
+                        raise FlowTimeout(flow.timeout_seconds) from None
+            except BaseException as exc:
+                outcome.error = exc
     return final[0]
 
 

@@ -38,9 +38,7 @@ class Flow(Generic[P, R]):
         if not callable(fn):
             raise TypeError(f"@flow needs a function; got {fn!r}")
         if task_runner is not None and executor is not None:
-            raise TypeError(
-                "Give task_runner= or its older alias executor=, not both."
-            )
+            raise TypeError("Give task_runner= or its older alias executor=, not both.")
         self.fn = fn
         self.name = _check_name(name, fn) if name is not None else _default_name(fn)
         self.timeout_seconds = (
@@ -49,7 +47,7 @@ class Flow(Generic[P, R]):
             else _check_number("timeout_seconds", timeout_seconds, positive=True)
         )
         self.is_async = is_async_function(fn)
-        self.task_runner = task_runner if task_runner is not None else executor  # type: ignore[assignment]
+        self.task_runner = task_runner if task_runner is not None else executor
         functools.update_wrapper(self, fn)
 
     @property
@@ -83,20 +81,22 @@ class Flow(Generic[P, R]):
             ),
         )
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+    # Typed loosely: `return_state=True` changes the return type, and a ParamSpec signature
+    # admits no extra keyword.
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return_state = bool(kwargs.pop("return_state", False))
         from taskloom._engine import run_flow_async, run_flow_sync
 
         if self.is_async:
             coro = _finish_async(run_flow_async(self, args, kwargs), return_state)
             if in_event_loop() or current_run.get() is None:
-                return coro  # type: ignore[return-value]
+                return coro
             # An async subflow of a sync flow: there is no loop to await it on.
             from taskloom._async import run_coroutine
 
-            return run_coroutine(coro)  # type: ignore[no-any-return]
+            return run_coroutine(coro)
         state = run_flow_sync(self, args, kwargs)
-        return state if return_state else state.result()  # type: ignore[return-value]
+        return state if return_state else state.result()
 
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r}, task_runner={self.task_runner!r})"

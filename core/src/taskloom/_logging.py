@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import logging
 import os
 import sys
 import threading
 import time
 from typing import Any
-
 
 logger = logging.getLogger("taskloom")
 
@@ -122,10 +122,9 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self._wake.wait()
             time.sleep(_BATCH_SECONDS)
             self._wake.clear()
-            try:
+            # A closed stream at interpreter exit leaves nothing to tell.
+            with contextlib.suppress(Exception):
                 self.flush_pending()
-            except Exception:
-                pass  # a closed stream at interpreter exit: nothing left to tell
 
 
 _MAIN_THREAD = threading.main_thread()

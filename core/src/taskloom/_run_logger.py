@@ -18,7 +18,5 @@ def get_run_logger() -> RunLogger:
     """
     run = current_run.get()
     if run is None:
-        raise MissingContextError(
-            "get_run_logger() was called outside of a flow run or task run."
-        )
+        raise MissingContextError("get_run_logger() was called outside of a flow run or task run.")
     return run.run_logger()

@@ -50,10 +50,11 @@ def flow_interrupts() -> Iterator[None]:
         yield
         return
     previous: list[tuple[int, Callable[..., Any] | int | None]] = []
-    for signum, default, handler in (
+    wanted: tuple[tuple[signal.Signals, object, Callable[..., Any]], ...] = (
         (signal.SIGINT, signal.default_int_handler, _on_sigint),
         (signal.SIGTERM, signal.SIG_DFL, _on_sigterm),
-    ):
+    )
+    for signum, default, handler in wanted:
         current = signal.getsignal(signum)
         if current is default:
             signal.signal(signum, handler)
@@ -61,5 +62,5 @@ def flow_interrupts() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous:
-            signal.signal(signum, handler)
+        for number, installed in previous:
+            signal.signal(number, installed)

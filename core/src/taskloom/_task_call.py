@@ -14,7 +14,7 @@ from taskloom.exceptions import TaskRunFailure
 from taskloom.states import Crashed, Failed, Pending, State
 
 if TYPE_CHECKING:
-    from taskloom._engine import FlowRun, RemoteFlowRun
+    from taskloom._engine import Submitter
     from taskloom._tasks import Task
 
 __all__ = ["TaskCall", "Upstream"]
@@ -61,7 +61,7 @@ class TaskCall:
         kwargs: dict[str, Any],
         upstream_names: tuple[str, ...],
         n_data: int,
-        flow_run: FlowRun | RemoteFlowRun,
+        flow_run: Submitter,
     ) -> None:
         self.task = task
         self.task_run_name = task_run_name
@@ -240,9 +240,7 @@ class TaskCall:
                 name="TimedOut",
                 data=exc,
             )
-        logger.error(
-            "Task run %r encountered an exception:", self.task_run_name, exc_info=exc
-        )
+        logger.error("Task run %r encountered an exception:", self.task_run_name, exc_info=exc)
         return Failed(f"Task run encountered an exception: {_describe(exc)}", data=exc)
 
     def _crashed(self, exc: BaseException) -> State:

@@ -13,6 +13,7 @@ from taskloom.exceptions import MissingContextError
 from taskloom.futures import await_result
 
 if TYPE_CHECKING:
+    from taskloom._engine import Submitter
     from taskloom.futures import TaskloomFuture
 
 P = ParamSpec("P")
@@ -84,7 +85,7 @@ class Task(Generic[P, R]):
         return future.result()  # type: ignore[no-any-return]
 
     def submit(
-        self, *args: P.args, wait_for: Iterable[Any] | None = None, **kwargs: P.kwargs
+        self, *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any
     ) -> TaskloomFuture:
         """Submit a run of this task to the flow's runner and return its future at once."""
         return _flow_run("submit", self).submit(self, args, kwargs, wait_for)
@@ -122,9 +123,9 @@ class Task(Generic[P, R]):
         if (
             module is not None
             and self.__module__ != "__main__"
-            and getattr(module, self.__qualname__, None) is self
+            and getattr(module, self.fn.__qualname__, None) is self
         ):
-            return (_load_task, (self.__module__, self.__qualname__))
+            return (_load_task, (self.__module__, self.fn.__qualname__))
         return (
             _rebuild_task,
             (
@@ -165,7 +166,7 @@ def _rebuild_task(
     )
 
 
-def _flow_run(verb: str, task: Task[..., Any]) -> Any:
+def _flow_run(verb: str, task: Task[..., Any]) -> Submitter:
     run = current_run.get()
     if run is None:
         raise MissingContextError(
@@ -218,9 +219,7 @@ def _check_tags(tags: Iterable[str] | None) -> frozenset[str]:
     return frozenset(tags)
 
 
-def _check_number(
-    option: str, value: Any, *, integer: bool = False, positive: bool = False
-) -> Any:
+def _check_number(option: str, value: Any, *, integer: bool = False, positive: bool = False) -> Any:
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         kind = "an integer" if integer else "a number"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DaskExecutor", "LocalDaskExecutor", "LocalExecutor", "SequentialExecutor"]
+# The names resolve lazily (`__getattr__`), so that importing this module loads no runner.
+__all__ = [  # noqa: F822
+    "DaskExecutor",
+    "LocalDaskExecutor",
+    "LocalExecutor",
+    "SequentialExecutor",
+]
 
 ALIASES = {
     "LocalExecutor": "SequentialTaskRunner",

@@ -59,7 +59,9 @@ def taskloom_runner_wait(
     """Wait at most `timeout` seconds for a future of `runner`; return its final state.
 
     Called from `future.wait()` and `future.result()` and when a flow run collects its task runs
-    at the end. None means the run is not final yet.
+    at the end, until the future has its final state: a run that finished at submission (an
+    inline runner, a `NotReady` run) or was waited for once is not waited for again. None means
+    the run is not final yet.
     """
 
 
