@@ -161,11 +161,6 @@ def test_tasks_defined_in_a_scripts_main_run_in_workers(run_script) -> None:
     assert (done.returncode, done.stdout) == (0, "[1, 4, 9] True\n"), done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a dead worker breaks the whole ProcessPoolExecutor: every later submission crashes "
-    "with 'the process pool is not usable anymore' instead of running on a fresh pool",
-)
 def test_tasks_submitted_after_a_worker_died_still_run(within) -> None:
     @task
     def dies() -> None:
@@ -181,3 +176,23 @@ def test_tasks_submitted_after_a_worker_died_still_run(within) -> None:
         return double(21)
 
     assert within(60, goes_on) == 42
+
+
+def test_runs_submitted_inside_workers_get_names_that_carry_their_parent_run() -> None:
+    @task
+    def child() -> None:
+        pass
+
+    @task
+    def parent(_: int) -> list[str]:
+        return [child.submit().task_run_name for _ in range(2)]
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def nests() -> tuple[list[str], list[list[str]]]:
+        parents = parent.map(range(2))
+        return [f.task_run_name for f in parents], [f.result() for f in parents]
+
+    parents, children = nests()
+    for parent_name, names in zip(parents, children, strict=True):
+        assert [name.split(parent_name)[1] for name in names] == [".0", ".1"]
+        assert all(name.startswith("child-") for name in names)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -61,6 +62,8 @@ class ProcessPoolTaskRunner(TaskRunner):
     argument that cannot be pickled fails that task run with an error naming it. Worker
     processes are started with `spawn`, so a script that runs a flow needs the usual
     `if __name__ == "__main__":` guard. `max_workers` defaults to the number of cores.
+    A worker process that dies (killed, out of memory) takes the stdlib pool down with it: the
+    runs in flight in it end `Crashed`, and later runs start on a fresh pool.
     Task runs a task submits from inside a worker process run in that worker, on threads.
     """
 
@@ -72,6 +75,7 @@ class ProcessPoolTaskRunner(TaskRunner):
             raise TypeError(f"max_workers must be a positive integer or None; got {max_workers!r}")
         self.max_workers = max_workers
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
         self._pickled_tasks: dict[Any, bytes] = {}
 
     def duplicate(self) -> Self:
@@ -125,13 +129,28 @@ class ProcessPoolTaskRunner(TaskRunner):
             )
             future._cf.set_result(cloudpickle.dumps(state))
             return
-        assert self._pool is not None
+        pool = self._pool
         try:
-            inner = self._pool.submit(run_pickled, task, payload)
-        except BrokenProcessPool as exc:
-            future._cf.set_exception(exc)
+            if pool is None:
+                raise BrokenProcessPool("the runner was shut down")
+            try:
+                inner = pool.submit(run_pickled, task, payload)
+            except BrokenProcessPool:
+                inner = self._fresh_pool(pool).submit(run_pickled, task, payload)
+        except (BrokenProcessPool, RuntimeError) as exc:
+            future._cf.set_exception(BrokenProcessPool(str(exc)))
             return
         inner.add_done_callback(lambda done: _chain(done, future._cf))
+
+    def _fresh_pool(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+        """A pool in place of one a dying worker broke (the stdlib pool never recovers)."""
+        with self._lock:
+            if self._pool is broken:
+                broken.shutdown(wait=False, cancel_futures=True)
+                self._start()
+            if self._pool is None:
+                raise BrokenProcessPool("the runner was shut down")
+            return self._pool
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Inside a worker process the pool is out of reach: nested task runs use threads there.
