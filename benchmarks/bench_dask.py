@@ -32,6 +32,7 @@ from typing import Any
 import dask
 import distributed
 import psutil
+
 from taskloom import flow, task
 from taskloom_dask import DaskTaskRunner
 

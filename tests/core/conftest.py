@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from taskloom import _plugins, _registry
 from taskloom._plugins import get_plugin_manager
 from taskloom.futures import TaskloomFuture

@@ -10,6 +10,7 @@ import warnings
 from typing import Any
 
 import pytest
+
 from taskloom import State, flow, task
 from taskloom.testing import InlineTaskRunner
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from taskloom import flow, task
 from taskloom.states import Completed, Failed, State, StateType
 from taskloom.testing import InlineTaskRunner

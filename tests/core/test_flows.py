@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import pytest
+
 from taskloom import Flow, flow, task
 from taskloom.exceptions import TaskRunnerError, UnknownTaskRunnerError
 from taskloom.futures import TaskloomFuture

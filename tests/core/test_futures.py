@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+
 import taskloom
 from taskloom import flow, task
 from taskloom.states import StateType
@@ -203,10 +204,14 @@ def test_as_completed_raises_timeout_error_when_a_run_is_late(thread_runner) -> 
     def late() -> list[Any]:
         futures = [add.submit(1, 1), gated.submit(gate)]
         seen = []
+
+        def collect() -> None:
+            for future in taskloom.as_completed(futures, timeout=0.2):
+                seen.append(future.result())
+
         try:
             with pytest.raises(TimeoutError):
-                for future in taskloom.as_completed(futures, timeout=0.2):
-                    seen.append(future.result())
+                collect()
         finally:
             gate.set()
         return seen

@@ -6,6 +6,7 @@ from collections.abc import Generator
 from typing import Any
 
 import pytest
+
 from taskloom import flow, hookimpl, task
 from taskloom._registry import resolve_task_runner
 from taskloom.exceptions import UnknownTaskRunnerError

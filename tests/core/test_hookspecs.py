@@ -6,6 +6,7 @@ import inspect
 from pathlib import Path
 
 import pytest
+
 from taskloom import hookspecs
 
 HOOKS = sorted(

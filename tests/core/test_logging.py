@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from taskloom import flow, get_run_logger, task
 from taskloom.exceptions import MissingContextError
 from taskloom.testing import InlineTaskRunner

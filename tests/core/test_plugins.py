@@ -8,6 +8,7 @@ import warnings
 
 import pluggy
 import pytest
+
 import taskloom
 from taskloom._plugins import get_plugin_manager
 from taskloom._registry import resolve_task_runner

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+
 import taskloom
 from taskloom import flow
 from taskloom._registry import resolve_task_runner

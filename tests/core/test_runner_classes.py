@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 
 import pytest
+
 import taskloom.task_runners
 from taskloom.task_runners import TaskRunner
 from taskloom.task_runners._base import TaskRunner as BaseTaskRunner

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
+
 from taskloom.exceptions import CrashedRun, FailedRun, UpstreamTaskError
 from taskloom.states import (
     Cancelled,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+
 from taskloom import flow, task
 from taskloom.futures import TaskloomFuture
 from taskloom.task_runners import TaskCall

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+
 from taskloom import flow, task, unmapped
 from taskloom.states import StateType
 from taskloom.testing import InlineTaskRunner
@@ -144,16 +145,16 @@ def test_task_options_of_the_wrong_type_are_type_errors(options: dict[str, Any])
 
 
 @pytest.mark.parametrize(
-    "options",
+    ("options", "message"),
     [
-        {"retries": -1},
-        {"retry_delay_seconds": -0.5},
-        {"timeout_seconds": 0},
-        {"timeout_seconds": -1},
+        ({"retries": -1}, "retries must be zero or more"),
+        ({"retry_delay_seconds": -0.5}, "retry_delay_seconds must be zero or more"),
+        ({"timeout_seconds": 0}, "timeout_seconds must be positive"),
+        ({"timeout_seconds": -1}, "timeout_seconds must be positive"),
     ],
 )
-def test_task_options_out_of_range_are_value_errors(options: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_task_options_out_of_range_are_value_errors(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         task(**options)(lambda: None)
 
 

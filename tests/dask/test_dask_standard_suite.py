@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from dask_clusters import IN_PROCESS_CLUSTER
 from taskloom.task_runners import TaskRunner
 from taskloom.testing import TaskRunnerStandardSuite

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dask_runner_tasks import add, big_bytes, identity, length, write_after
 from taskloom import flow
 from taskloom.exceptions import TaskRunnerError

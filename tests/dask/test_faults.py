@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from dask_runner_tasks import add, write_pid_then_sleep, write_pid_then_sleep_with_a_retry
 from taskloom import flow
 from taskloom.states import StateType

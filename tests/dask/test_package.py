@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 import taskloom_dask
 from taskloom import flow
 from taskloom.exceptions import UnknownTaskRunnerError

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import dask
+
 from dask_clusters import IN_PROCESS_CLUSTER, CommandLineCluster
 from dask_runner_tasks import (
     add,

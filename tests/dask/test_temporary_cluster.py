@@ -8,6 +8,7 @@ from typing import Any
 
 import distributed
 import pytest
+
 from dask_clusters import IN_PROCESS_CLUSTER
 from dask_runner_tasks import add, worker_address
 from taskloom import flow

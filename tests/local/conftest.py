@@ -26,7 +26,7 @@ def within() -> Callable[[float, Callable[[], Any]], Any]:
         def target() -> None:
             try:
                 outcome.append((True, fn()))
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            except BaseException as exc:  # re-raised in the test's thread
                 outcome.append((False, exc))
 
         thread = threading.Thread(target=target, daemon=True)

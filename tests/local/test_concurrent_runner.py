@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+
 from taskloom import flow, task
 from taskloom_local import ConcurrentTaskRunner
 

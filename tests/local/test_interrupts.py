@@ -3,6 +3,7 @@ only crashes that task run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from taskloom import flow, task
 from taskloom.states import StateType
 from taskloom_local import ConcurrentTaskRunner, ProcessPoolTaskRunner, SequentialTaskRunner
@@ -99,10 +101,8 @@ def interrupt_flow(
             process.kill()
         process.wait(10)
         for child in children:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 child.kill()  # psutil checks it is still the process it was
-            except psutil.NoSuchProcess:
-                pass
     return process.returncode, log, children
 
 

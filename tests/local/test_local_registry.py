@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 import taskloom
 import taskloom_local
 from taskloom import flow

@@ -10,6 +10,7 @@ from typing import Any
 
 import psutil
 import pytest
+
 from taskloom import flow, task
 from taskloom.states import StateType
 from taskloom_local import ProcessPoolTaskRunner
@@ -67,7 +68,7 @@ def test_unpicklable_argument_leaves_the_other_tasks_running() -> None:
 
     state = mixed(return_state=True)
     assert state.message == "1/3 states failed."
-    with pytest.raises(TypeError, match="_thread.lock"):
+    with pytest.raises(TypeError, match=r"_thread\.lock"):
         state.result()
 
 

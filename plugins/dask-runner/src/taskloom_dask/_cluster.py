@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import dask
-from taskloom.exceptions import TaskRunnerError
 
+from taskloom.exceptions import TaskRunnerError
 from taskloom_dask._main_guard import GUARD_HINT, main_script_lacks_guard
 
 ClusterFactory = Callable[..., Any]

@@ -10,16 +10,15 @@ from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
 from distributed import Future
+
 from taskloom._logging import logger
 from taskloom.exceptions import TaskRunFailure
 from taskloom.futures import TaskloomFuture
 from taskloom.states import Completed, Crashed, State
-
 from taskloom_dask._worker import blocking_in_worker
 
 if TYPE_CHECKING:
     from taskloom.task_runners import TaskCall
-
     from taskloom_dask._distributed_runner import DaskTaskRunner
 
 _FINAL_WITH_ERROR = ("error", "cancelled")

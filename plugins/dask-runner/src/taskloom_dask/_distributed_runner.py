@@ -8,12 +8,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import distributed
+
 from taskloom._logging import logger
 from taskloom.exceptions import TaskRunnerError
 from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.states import Failed
 from taskloom.task_runners import TaskCall, TaskRunner
-
 from taskloom_dask import _cluster
 from taskloom_dask._distributed_future import DaskFuture, dask_key
 from taskloom_dask._hooks import scheduler_address

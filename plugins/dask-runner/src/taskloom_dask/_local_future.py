@@ -11,7 +11,6 @@ from taskloom.states import State
 
 if TYPE_CHECKING:
     from taskloom.task_runners import TaskCall
-
     from taskloom_dask._local_runner import LocalDaskTaskRunner
 
 #: The runner whose pool the current thread belongs to, if any.

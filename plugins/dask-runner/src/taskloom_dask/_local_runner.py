@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.states import Crashed, Failed, State
 from taskloom.task_runners import TaskCall, TaskRunner
-
 from taskloom_dask._local_future import LocalDaskFuture, pool_thread
 from taskloom_dask._main_guard import check_main_guard
 from taskloom_dask._pickle_errors import why_unsendable

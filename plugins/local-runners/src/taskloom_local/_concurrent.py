@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Any
 from taskloom.futures import TaskloomFuture
 from taskloom.states import Cancelled, Crashed, State
 from taskloom.task_runners import TaskCall, TaskRunner
-
 from taskloom_local._dependencies import when_final
 from taskloom_local._event_loop import EventLoopThread
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 _worker = threading.local()
 
@@ -69,9 +68,13 @@ class ThreadFuture(TaskloomFuture):
 
     def _wait(self, timeout: float | None) -> State | None:
         if self._state is None:
-            if self._ticket and getattr(_worker, "runner", None) is self._runner:
-                if not self.call.is_async and all(f.done() for f in self._upstream):
-                    self.execute()
+            if (
+                self._ticket
+                and getattr(_worker, "runner", None) is self._runner
+                and not self.call.is_async
+                and all(f.done() for f in self._upstream)
+            ):
+                self.execute()
             if not self._finished.acquire(timeout=-1 if timeout is None else timeout):
                 return None
             self._finished.release()

@@ -12,7 +12,8 @@ from taskloom.states import Failed
 from taskloom.task_runners import TaskCall
 
 
-class CallPickler(cloudpickle.CloudPickler):
+# cloudpickle ships no types: its pickler is `Any` to mypy, which strict mode will not subclass.
+class CallPickler(cloudpickle.CloudPickler):  # type: ignore[misc]
     """Pickles a call without its task, which travels separately, pickled once per task.
 
     A task defined in a script is pickled by value: doing that for each of thousands of runs
@@ -61,7 +62,9 @@ def run_pickled(task: bytes, payload: bytes) -> bytes:
 def describe_unpicklable(call: TaskCall, exc: Exception) -> str:
     """Say which argument of `call` cannot be pickled, and why."""
     culprits = [f"argument {i}" for i, value in enumerate(call.args) if not _picklable(value)]
-    culprits += [f"argument {name!r}" for name, value in call.kwargs.items() if not _picklable(value)]
+    culprits += [
+        f"argument {name!r}" for name, value in call.kwargs.items() if not _picklable(value)
+    ]
     where = ", ".join(culprits) if culprits else "the task itself"
     return f"{where} cannot be pickled ({type(exc).__name__}: {exc})"
 

@@ -14,12 +14,11 @@ import cloudpickle
 from taskloom.futures import TaskloomFuture
 from taskloom.states import Crashed, Failed, State
 from taskloom.task_runners import TaskCall, TaskRunner
-
 from taskloom_local._dependencies import when_final
 from taskloom_local._pickling import describe_unpicklable, dumps_call, run_pickled
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 
 class ProcessFuture(TaskloomFuture):
