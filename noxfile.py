@@ -1,0 +1,195 @@
+"""The repository's sessions: `./nox` runs the default ones, `./nox -s NAME` one of them.
+
+- `lint`, `types`: ruff and mypy (strict) over the repository / the packages.
+- `tests`: the whole suite with all four packages installed together (editable).
+- `isolated-core`, `isolated-local`, `isolated-dask`, `isolated-ray`: one package built and
+  installed as users get it (with the in-repo packages it depends on, nothing else), its engine
+  absent where it is not one of its dependencies, and its own test folder run against it.
+- `example`: the seeds' flow (a sequential flow with a Dask subflow).
+- `benchmarks`: per-task overhead of each runner beside its raw engine.
+
+Every session has a virtual environment of its own under `.nox/`, reused on later runs (`-R`
+skips the installs too). Arguments after `--` go to pytest (or to the benchmark scripts).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2026.10.20"
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+# Never skip a session quietly for want of Python 3.11, and never download one.
+nox.options.error_on_missing_interpreters = True
+nox.options.download_python = "never"
+nox.options.error_on_external_run = True
+# What `./nox` runs. `tests` proves the packages work together; the isolated sessions prove each
+# one installs and works alone.
+nox.options.sessions = [
+    "lint",
+    "types",
+    "tests",
+    "isolated-core",
+    "isolated-local",
+    "isolated-dask",
+    "isolated-ray",
+]
+
+PYTHON = "3.11"
+ROOT = Path(__file__).parent
+
+CORE = "core"
+LOCAL = "plugins/local-runners"
+DASK = "plugins/dask-runner"
+RAY = "plugins/ray-runner"
+PACKAGES = (CORE, LOCAL, DASK, RAY)
+
+# The same releases as the development environment, so every session tests what was developed.
+PYTEST = ("pytest==9.2.0", "pytest-xdist==3.8.0")
+# The local, Dask and Ray tests watch processes (children left behind, memory) with psutil.
+TEST_TOOLS = (*PYTEST, "psutil==7.2.2")
+# `python -m` puts the repository root on `sys.path`, and so on that of the processes the tests
+# start: worker processes (the process pool's) import a test module's tasks by its name,
+# `tests.<folder>.<file>`.
+PYTEST_RUN = ("python", "-m", "pytest", "-n", "auto")
+RUFF = "ruff==0.17.6"
+MYPY = "mypy==2.4.1"
+
+
+def editable(*packages: str) -> list[str]:
+    return [arg for package in packages for arg in ("-e", package)]
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting, whole repository."""
+    session.install(RUFF)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def types(session: nox.Session) -> None:
+    """mypy --strict over the four packages, with their engines installed for their types."""
+    # pytest: the core's runner test kit (`taskloom.testing`) is a pytest test class.
+    session.install(MYPY, *PYTEST, *editable(*PACKAGES))
+    session.run("mypy", *(f"{package}/src" for package in PACKAGES))
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole test suite, all four packages installed together."""
+    session.install(*TEST_TOOLS, *editable(*PACKAGES))
+    session.run(*PYTEST_RUN, *session.posargs)
+
+
+@dataclass(frozen=True)
+class Isolated:
+    """One package alone: what to install, which tests are its own, what must stay out."""
+
+    packages: tuple[str, ...]
+    tests: str
+    absent: tuple[str, ...]
+
+
+ISOLATED = {
+    "core": Isolated(
+        packages=(CORE,),
+        tests="tests/core",
+        absent=(
+            "taskloom_local",
+            "taskloom_dask",
+            "taskloom_ray",
+            "cloudpickle",
+            "dask",
+            "distributed",
+            "ray",
+        ),
+    ),
+    "local": Isolated(
+        packages=(CORE, LOCAL),
+        tests="tests/local",
+        absent=("taskloom_dask", "taskloom_ray", "dask", "distributed", "ray"),
+    ),
+    "dask": Isolated(
+        packages=(CORE, LOCAL, DASK),
+        tests="tests/dask",
+        absent=("taskloom_ray", "ray"),
+    ),
+    "ray": Isolated(
+        packages=(CORE, LOCAL, RAY),
+        tests="tests/ray",
+        absent=("taskloom_dask", "dask", "distributed"),
+    ),
+}
+
+# Fails naming every module in argv that could be imported.
+ABSENCE_CHECK = """
+import importlib.util, sys
+present = [name for name in sys.argv[1:] if importlib.util.find_spec(name) is not None]
+sys.exit(f"installed, but must not be: {', '.join(present)}" if present else None)
+"""
+
+
+def run_isolated(session: nox.Session, isolated: Isolated) -> None:
+    for package in isolated.packages:
+        # setuptools builds in `<package>/build/` and keeps what it finds there, so a module
+        # deleted from the sources would still ship; every build starts from an empty one.
+        shutil.rmtree(ROOT / package / "build", ignore_errors=True)
+    # Not editable: the wheels users would get. pip resolves each package's declared
+    # dependencies; the in-repo ones are satisfied by the paths given here.
+    session.install(*TEST_TOOLS, *(f"./{package}" for package in isolated.packages))
+    session.run("python", "-c", ABSENCE_CHECK, *isolated.absent)
+    session.run(*PYTEST_RUN, isolated.tests, *session.posargs)
+
+
+@nox.session(python=PYTHON, name="isolated-core")
+def isolated_core(session: nox.Session) -> None:
+    """taskloom alone (no runner package, no cloudpickle): tests/core."""
+    run_isolated(session, ISOLATED["core"])
+
+
+@nox.session(python=PYTHON, name="isolated-local")
+def isolated_local(session: nox.Session) -> None:
+    """taskloom-local (and taskloom), no Dask or Ray: tests/local."""
+    run_isolated(session, ISOLATED["local"])
+
+
+@nox.session(python=PYTHON, name="isolated-dask")
+def isolated_dask(session: nox.Session) -> None:
+    """taskloom-dask (and taskloom, taskloom-local), no Ray: tests/dask."""
+    run_isolated(session, ISOLATED["dask"])
+
+
+@nox.session(python=PYTHON, name="isolated-ray")
+def isolated_ray(session: nox.Session) -> None:
+    """taskloom-ray (and taskloom, taskloom-local), no Dask: tests/ray."""
+    run_isolated(session, ISOLATED["ray"])
+
+
+@nox.session(python=PYTHON)
+def example(session: nox.Session) -> None:
+    """The seeds' flow: a sequential flow with a Dask subflow (examples/seeds_flow.py)."""
+    session.install(*editable(CORE, LOCAL, DASK))
+    session.run("python", "examples/seeds_flow.py")
+
+
+BENCHMARKS = ("local", "dask", "ray")
+
+
+@nox.session(python=PYTHON)
+def benchmarks(session: nox.Session) -> None:
+    """Per-task overhead of each runner beside its raw engine (benchmarks/bench_*.py).
+
+    `-- dask --tasks 500` runs one benchmark with its options; `-- --repeat 1` runs all three
+    with options they share.
+    """
+    session.install("psutil==7.2.2", *editable(*PACKAGES))
+    args = list(session.posargs)
+    names = [args.pop(0)] if args and args[0] in BENCHMARKS else list(BENCHMARKS)
+    for name in names:
+        session.run("python", f"benchmarks/bench_{name}.py", *args)
