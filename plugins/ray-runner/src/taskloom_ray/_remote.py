@@ -1,0 +1,113 @@
+"""What runs in a Ray worker: one Ray remote function per task, running one task run per call.
+
+Each task gets its own remote function, so Ray ships the task's code to the workers once; a
+run then only carries its arguments. The function returns two objects: a tiny marker, which
+tells the flow that the run completed, and the run's value, which stays in Ray's object store
+until something needs it (a dependent task, or `result()` in the flow). A run that does not
+complete raises `TaskRunFailure`: Ray then skips its dependents and hands them that error.
+
+The line saying how a run finished is logged where the run's future learns it, normally in the
+flow's process (see `WorkerCall`).
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from taskloom.task_runners import TaskCall
+from taskloom_ray import _session
+
+if TYPE_CHECKING:
+    from taskloom._engine import RemoteFlowRun
+    from taskloom._tasks import Task
+    from taskloom.states import State
+
+#: What the marker object of a completed run holds.
+COMPLETED = True
+
+# A call's fields besides its task, in the order `TaskCall` takes them; its flow run pickled.
+CallFields = tuple[str, tuple[Any, ...], dict[str, Any], tuple[str, ...], int, bytes]
+
+_lock = threading.Lock()
+# Remote functions made for an earlier connection (a Ray Client one, say) are not reused.
+_functions: weakref.WeakKeyDictionary[Task[..., Any], tuple[int, Any]] = weakref.WeakKeyDictionary()
+
+
+class WorkerCall(TaskCall):
+    """A task call as it runs in a Ray worker: it does not log how it finished.
+
+    Ray copies what workers write to the flow's console through its log pipeline (files, a
+    log monitor, the GCS, the driver), which costs more CPU per line than a trivial task run
+    itself; the flow's process logs the line instead, in its own format, when the run's
+    future learns the final state. What a task logs or prints itself still comes through Ray.
+    """
+
+    __slots__ = ()
+
+    def finish(self, state: State) -> State:
+        self.args = ()
+        self.kwargs = {}
+        return state
+
+
+def remote_function(task: Task[..., Any]) -> Any:
+    """The Ray remote function that runs `task`, made once per task and connection."""
+    generation = _session.generation
+    entry = _functions.get(task)
+    if entry is not None and entry[0] == generation:
+        return entry[1]
+    with _lock:
+        entry = _functions.get(task)
+        if entry is None or entry[0] != generation:
+            entry = (generation, _make_remote_function(task))
+            _functions[task] = entry
+    return entry[1]
+
+
+def _make_remote_function(task: Task[..., Any]) -> Any:
+    import ray
+
+    def run(fields: CallFields, *upstream: Any) -> tuple[bool, Any]:
+        # `upstream` holds the values of the runs this one takes as arguments, then the
+        # markers of those it only waits for: Ray resolved both before calling.
+        name, args, kwargs, upstream_names, n_data, flow_run = fields
+        call = WorkerCall(task, name, args, kwargs, upstream_names, n_data, _flow_run(flow_run))
+        return COMPLETED, call.run_for_engine(*upstream)
+
+    # Ray names the runs (in its logs and dashboard) after the function: after the task. (The
+    # `name=` option would do too, at a cost per run.) Cloudpickle still ships the function by
+    # value, as it finds no module attribute that is this very function.
+    run.__name__ = run.__qualname__ = task.name
+    # Ray may not run a task again after its worker died unless `remote_options` say so: the
+    # run then ends `Crashed`, as it would on any runner.
+    return ray.remote(num_returns=2, max_retries=0)(run)
+
+
+def call_fields(call: TaskCall, flow_run: bytes) -> CallFields:
+    """What `run` needs besides the task to rebuild `call` in a worker."""
+    return (call.task_run_name, call.args, call.kwargs, call.upstream_names, call.n_data, flow_run)
+
+
+def pickled_flow_run(flow_run: RemoteFlowRun) -> bytes:
+    """The handle of a flow run as its task runs carry it: pickled once, not once per run.
+
+    Plain data is what Ray serializes fastest, and workers unpickle each handle once.
+    """
+    return pickle.dumps(flow_run, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+# In a worker: flow run handles by their pickled bytes. Task runs of one flow run share one,
+# so the runs they submit are numbered in one sequence.
+_flow_runs: dict[bytes, RemoteFlowRun] = {}
+
+
+def _flow_run(pickled: bytes) -> RemoteFlowRun:
+    flow_run = _flow_runs.get(pickled)
+    if flow_run is None:
+        if len(_flow_runs) >= 64:  # a long-lived worker of many flow runs
+            _flow_runs.clear()
+        flow_run = _flow_runs[pickled] = pickle.loads(pickled)
+    return flow_run

@@ -1,0 +1,32 @@
+"""The Ray runner passes the runner test kit on an existing cluster, through Ray Client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ray_clusters import RayCluster, ray_cluster_running
+from taskloom.task_runners import TaskRunner
+from taskloom.testing import TaskRunnerStandardSuite
+from taskloom_ray import RayTaskRunner
+
+# One group for both cluster modules: clusters take turns anyway (see `ray_clusters`).
+pytestmark = pytest.mark.xdist_group("ray-clusters")
+
+
+@pytest.fixture(scope="module")
+def connected_cluster() -> Iterator[RayCluster]:
+    """A cluster this process stays connected to for the module: each test's runner joins the
+    connection instead of opening its own (Ray Client takes seconds to connect)."""
+    with (
+        ray_cluster_running(RAY_AUTH_MODE="disabled") as cluster,
+        RayTaskRunner(address=cluster.address),
+    ):
+        yield cluster
+
+
+class TestRayTaskRunnerOnACluster(TaskRunnerStandardSuite):
+    @pytest.fixture
+    def task_runner(self, connected_cluster: RayCluster) -> TaskRunner:
+        return RayTaskRunner(address=connected_cluster.address)

@@ -1,0 +1,17 @@
+"""The Ray runner passes the runner test kit, on a local Ray and through Ray Client."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskloom.task_runners import TaskRunner
+from taskloom.testing import TaskRunnerStandardSuite
+from taskloom_ray import RayTaskRunner
+
+pytestmark = pytest.mark.xdist_group("ray-standard-suite")
+
+
+class TestRayTaskRunner(TaskRunnerStandardSuite):
+    @pytest.fixture
+    def task_runner(self, local_ray: RayTaskRunner) -> TaskRunner:
+        return RayTaskRunner()
