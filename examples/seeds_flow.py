@@ -1,6 +1,6 @@
 """The seeds' example: a sequential flow whose subflow runs its task on a temporary Dask cluster.
 
-    python examples/seeds_flow.py
+python examples/seeds_flow.py
 """
 
 from taskloom import flow, task

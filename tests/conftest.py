@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 import taskloom
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A shell starts a background job (`cmd &`) with SIGINT ignored, and every process the tests
+    # start would inherit that: the Ctrl-C tests need flow processes that hear SIGINT the way a
+    # terminal's foreground job does. A handler (unlike "ignored") is reset by `exec`.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class LogLines(logging.Handler):

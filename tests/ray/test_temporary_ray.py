@@ -42,6 +42,8 @@ def observed() -> Observed:
 
     assert not ray.is_initialized(), "a Ray from another module is still connected"
     seen = Observed()
+    # Processes another module's fixtures left to their own teardown are not this Ray's.
+    already_running = {child.pid for child in psutil.Process().children(recursive=True)}
     lines: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = lines.append  # type: ignore[method-assign,assignment]
@@ -59,7 +61,11 @@ def observed() -> Observed:
         seen.node_address = rt.node_address()
         from_subflow = subflow()
         seen.initialised_after_subflow = ray.is_initialized()
-        seen.ray_processes = psutil.Process().children(recursive=True)
+        seen.ray_processes = [
+            child
+            for child in psutil.Process().children(recursive=True)
+            if child.pid not in already_running
+        ]
         seen.addresses = listening_addresses([psutil.Process(), *seen.ray_processes])
         return from_subflow + rt.identity(1)  # type: ignore[no-any-return]
 
@@ -85,7 +91,7 @@ def test_init_kwargs_are_passed_to_ray_init(observed: Observed) -> None:
 def test_the_local_ray_is_shut_down_when_the_flow_run_ends(observed: Observed) -> None:
     assert not observed.initialised_after
     _, alive = psutil.wait_procs(observed.ray_processes, timeout=15)
-    assert [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+    assert [(p.pid, p.cmdline()) for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
 
 
 def test_the_local_ray_listens_and_talks_on_loopback_only(observed: Observed) -> None:
