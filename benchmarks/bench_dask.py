@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,8 +30,8 @@ from typing import Any
 
 import dask
 import distributed
-import psutil
 
+from _memory import PeakRSS
 from taskloom import flow, task
 from taskloom_dask import DaskTaskRunner
 
@@ -118,34 +117,6 @@ def stderr_to_devnull() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-
-
-class PeakRSS:
-    """Samples this process's resident memory every few milliseconds while in use."""
-
-    def __init__(self) -> None:
-        self._process = psutil.Process()
-        self.baseline = self._process.memory_info().rss
-        self.peak = self.baseline
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self._process.memory_info().rss)
-
-    def __enter__(self) -> PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._process.memory_info().rss)
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.baseline) / 1e6
 
 
 def memory_growth(address: str, size: int) -> tuple[float, float]:

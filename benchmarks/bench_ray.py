@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-import psutil
 import ray
 
+from _memory import PeakRSS
 from taskloom import flow, task
 from taskloom_ray import RayTaskRunner
 
@@ -97,34 +96,6 @@ def compare(
             times.append(timed(fn, n))
     ratios = sorted(o / r for r, o in zip(raw_times, our_times, strict=True))
     return min(raw_times), min(our_times), ratios[len(ratios) // 2]
-
-
-class PeakRSS:
-    """Samples this process's resident memory every few milliseconds; keeps the peak."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.baseline = self.process.memory_info().rss
-        self.peak = self.baseline
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __enter__(self) -> PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.baseline) / 2**20
 
 
 @flow(task_runner=RayTaskRunner())

@@ -1,11 +1,15 @@
-"""Fixtures shared by the test folders: the `taskloom` log lines, and subprocess environments."""
+"""Fixtures shared by the test folders: the `taskloom` log lines, subprocess environments and
+scripts run as `__main__`."""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
-from collections.abc import Iterator
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +69,26 @@ def python_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+@pytest.fixture
+def run_script(
+    tmp_path: Path, python_env: dict[str, str]
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`run_script(source, *args)`: run `source` as a script's `__main__` in `tmp_path`, with its
+    output captured; a script still running after 120 seconds fails the test."""
+
+    def run(source: str, *args: str) -> subprocess.CompletedProcess[str]:
+        script = tmp_path / "script.py"
+        script.write_text(textwrap.dedent(source))
+        return subprocess.run(
+            [sys.executable, str(script), *args],
+            env=python_env,
+            cwd=tmp_path,
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=120,
+        )
+
+    return run

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,28 +48,6 @@ def dask_cli_env() -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("TASKLOOM_TASK_RUNNER", None)
     return env
-
-
-@pytest.fixture
-def run_script(
-    tmp_path: Path, python_env: dict[str, str]
-) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """`run_script(source, *args)`: run `source` as a script's `__main__`, within 120 seconds."""
-
-    def run(source: str, *args: str) -> subprocess.CompletedProcess[str]:
-        script = tmp_path / "script.py"
-        script.write_text(textwrap.dedent(source))
-        return subprocess.run(
-            [sys.executable, str(script), *args],
-            env=python_env,
-            cwd=tmp_path,
-            capture_output=True,
-            check=False,
-            text=True,
-            timeout=120,
-        )
-
-    return run
 
 
 @pytest.fixture(scope="module")

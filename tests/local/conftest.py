@@ -1,13 +1,9 @@
-"""Local runner fixtures: a time limit for flows that could hang, and scripts run as `__main__`."""
+"""Local runner fixtures: a time limit for flows that could hang."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,25 +36,3 @@ def within() -> Callable[[float, Callable[[], Any]], Any]:
         return value
 
     return call
-
-
-@pytest.fixture
-def run_script(
-    tmp_path: Path, python_env: dict[str, str]
-) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """`run_script(source, *args)`: run `source` as a script's `__main__`, within 60 seconds."""
-
-    def run(source: str, *args: str) -> subprocess.CompletedProcess[str]:
-        script = tmp_path / "script.py"
-        script.write_text(textwrap.dedent(source))
-        return subprocess.run(
-            [sys.executable, str(script), *args],
-            env=python_env,
-            cwd=tmp_path,
-            capture_output=True,
-            check=False,
-            text=True,
-            timeout=60,
-        )
-
-    return run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from contextvars import copy_context
@@ -47,7 +48,11 @@ class _ThreadLoop:
         if not self.loop.is_running() and not self.loop.is_closed():
             self.loop.close()
 
-    __del__ = close
+    def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        # At interpreter exit asyncio's modules may be torn down before the threads' locals;
+        # the process's end frees the loop then.
+        if not _finalizing():
+            self.close()
 
 
 def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:

@@ -21,6 +21,7 @@ from taskloom_dask._local_future import LocalDaskFuture, pool_thread
 from taskloom_dask._main_guard import check_main_guard
 from taskloom_dask._pickle_errors import why_unsendable
 from taskloom_dask._thread_pool import DaemonThreadPool
+from taskloom_local._dependencies import when_final
 
 if TYPE_CHECKING:
     from typing import Self
@@ -138,7 +139,7 @@ class LocalDaskTaskRunner(TaskRunner):
         if self.scheduler == "synchronous":
             return self._run_synchronously(call, upstream, key)
         future = LocalDaskFuture(call, self, upstream, key)
-        _when_final(upstream, lambda: self._queue(future))
+        when_final(upstream, lambda: self._queue(future))
         return future
 
     def _run_synchronously(
@@ -272,29 +273,6 @@ def _run_future(future: LocalDaskFuture) -> State | None:
     state = _run_call(future.call, future.upstream_states())
     future.set_state(state)
     return state
-
-
-_when_lock = threading.Lock()
-
-
-def _when_final(upstream: Sequence[TaskloomFuture], start: Callable[[], None]) -> None:
-    """Call `start()` once every future in `upstream` is final: now, or from the thread that
-    finishes the last of them."""
-    pending = [future for future in upstream if not future.done()]
-    if not pending:
-        start()
-        return
-    remaining = [len(pending)]
-
-    def one_done(_: TaskloomFuture) -> None:
-        with _when_lock:
-            remaining[0] -= 1
-            last = remaining[0] == 0
-        if last:
-            start()
-
-    for future in pending:
-        future.add_done_callback(one_done)
 
 
 _process_runner: LocalDaskTaskRunner | None = None
