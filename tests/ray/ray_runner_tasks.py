@@ -21,6 +21,11 @@ def identity(value: Any) -> Any:
 
 
 @task
+def echo(*args: Any, **kwargs: Any) -> list[Any]:
+    return [list(args), kwargs]
+
+
+@task
 def size(value: bytes) -> int:
     return len(value)
 

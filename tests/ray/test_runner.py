@@ -58,6 +58,24 @@ def test_each_run_after_a_failure_names_its_own_upstream() -> None:
     assert names["first"] in (messages["second"] or "")
 
 
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((3, 2.5, "text", True, None), {}),
+        ((), {"value": "by keyword"}),
+        (([1, {"a": None}], (2, 3)), {"value": b"bytes"}),
+    ],
+    ids=["plain scalars", "plain keyword", "containers and bytes"],
+)
+def test_arguments_reach_the_task_unchanged(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    # Plain scalars travel in one pickle of the runner's, anything else as Ray serializes it.
+    @flow(task_runner=RayTaskRunner())
+    def echoes() -> Any:
+        return rt.echo.submit(*args, **kwargs).result()
+
+    assert echoes() == [list(args), kwargs]
+
+
 def test_a_run_whose_arguments_ray_cannot_send_fails_and_the_flow_goes_on() -> None:
     @flow(task_runner=RayTaskRunner())
     def unsendable() -> tuple[StateType, str, int]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pickle
 import threading
 import weakref
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from taskloom.task_runners import TaskCall
@@ -70,10 +71,11 @@ def remote_function(task: Task[..., Any]) -> Any:
 def _make_remote_function(task: Task[..., Any]) -> Any:
     import ray
 
-    def run(fields: CallFields, *upstream: Any) -> tuple[bool, Any]:
+    def run(fields: CallFields | bytes, *upstream: Any) -> tuple[bool, Any]:
         # `upstream` holds the values of the runs this one takes as arguments, then the
         # markers of those it only waits for: Ray resolved both before calling.
-        name, args, kwargs, upstream_names, n_data, flow_run = fields
+        unpacked: CallFields = pickle.loads(fields) if isinstance(fields, bytes) else fields
+        name, args, kwargs, upstream_names, n_data, flow_run = unpacked
         call = WorkerCall(task, name, args, kwargs, upstream_names, n_data, _flow_run(flow_run))
         return COMPLETED, call.run_for_engine(*upstream)
 
@@ -86,9 +88,32 @@ def _make_remote_function(task: Task[..., Any]) -> Any:
     return ray.remote(num_returns=2, max_retries=0)(run)
 
 
-def call_fields(call: TaskCall, flow_run: bytes) -> CallFields:
-    """What `run` needs besides the task to rebuild `call` in a worker."""
-    return (call.task_run_name, call.args, call.kwargs, call.upstream_names, call.n_data, flow_run)
+def call_fields(call: TaskCall, flow_run: bytes) -> CallFields | bytes:
+    """What `run` needs besides the task to rebuild `call` in a worker.
+
+    Pickled here when the arguments are plain scalars: Ray serializes a tuple of them through
+    msgpack and then cloudpickle, which costs a trivial run more than the run itself. Anything
+    else (containers, arrays, the placeholders of upstream values) is left to Ray, which knows
+    how to move large buffers without copying them.
+    """
+    fields = (
+        call.task_run_name,
+        call.args,
+        call.kwargs,
+        call.upstream_names,
+        call.n_data,
+        flow_run,
+    )
+    if _all_plain(call.args) and _all_plain(call.kwargs.values()):
+        return pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
+    return fields
+
+
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+
+
+def _all_plain(values: Iterable[Any]) -> bool:
+    return all(type(value) in _PLAIN for value in values)
 
 
 def pickled_flow_run(flow_run: RemoteFlowRun) -> bytes:
