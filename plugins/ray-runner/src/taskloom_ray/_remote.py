@@ -93,8 +93,9 @@ def call_fields(call: TaskCall, flow_run: bytes) -> CallFields | bytes:
 
     Pickled here when the arguments are plain scalars: Ray serializes a tuple of them through
     msgpack and then cloudpickle, which costs a trivial run more than the run itself. Anything
-    else (containers, arrays, the placeholders of upstream values) is left to Ray, which knows
-    how to move large buffers without copying them.
+    else (bytes, containers, arrays, the placeholders of upstream values) is left to Ray, which
+    moves large buffers without copying them: unlike the engine's plain types (`_engine`), bytes
+    are not plain here.
     """
     fields = (
         call.task_run_name,
