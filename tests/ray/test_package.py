@@ -15,6 +15,7 @@ import taskloom_ray
 from ray_clusters import ray_environment
 from taskloom import flow
 from taskloom._registry import resolve_task_runner
+from taskloom.exceptions import TaskRunnerError
 from taskloom_ray import RayTaskRunner, _session
 
 
@@ -159,24 +160,53 @@ def test_the_package_is_typed() -> None:
     assert files("taskloom_ray").joinpath("py.typed").is_file()
 
 
-def test_a_connection_whose_ray_client_server_failed_to_start_is_tried_again(
-    monkeypatch: pytest.MonkeyPatch, taskloom_log: Any
-) -> None:
+def _client_runner_whose_ray_init_is(init: Any, monkeypatch: pytest.MonkeyPatch) -> RayTaskRunner:
+    """A runner for a `ray://` address, on a fake Ray whose `init` is `init(fake.init, ...)`."""
     fake = FakeRay("")
-    failures = [ConnectionAbortedError("Starting Ray client server failed. See the logs.")]
     succeed = fake.init
+    monkeypatch.setattr(fake, "init", lambda **kwargs: init(succeed, **kwargs))
+    monkeypatch.setattr(_session, "import_ray", lambda: fake)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setattr(_session, "check_reachable", lambda address: None)
+    return RayTaskRunner("ray://127.0.0.1:10001", {"log_to_driver": False})
 
-    def init(**kwargs: Any) -> Any:
+
+CLIENT_SERVER_FAILURES = {
+    "reported": "Starting Ray client server failed. See the logs.",
+    "seen dying": "Initialization failure from server:\nTraceback (most recent call last):\n"
+    '  File "proxier.py", line 396, in start_specific_server\n'
+    "psutil.ZombieProcess: PID still exists but it's a zombie (pid=2907)",
+}
+
+
+@pytest.mark.parametrize("message", CLIENT_SERVER_FAILURES.values(), ids=CLIENT_SERVER_FAILURES)
+def test_a_connection_whose_ray_client_server_failed_to_start_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch, taskloom_log: Any, message: str
+) -> None:
+    failures = [ConnectionAbortedError(message)]
+
+    def init(succeed: Any, **kwargs: Any) -> Any:
         if failures:
             raise failures.pop()
         return succeed(**kwargs)
 
-    monkeypatch.setattr(fake, "init", init)
-    monkeypatch.setattr(_session, "import_ray", lambda: fake)
-    monkeypatch.setitem(sys.modules, "ray", fake)
-    monkeypatch.setattr(_session, "check_reachable", lambda address: None)
-    runner = RayTaskRunner("ray://127.0.0.1:10001", {"log_to_driver": False})
+    runner = _client_runner_whose_ray_init_is(init, monkeypatch)
     runner.start()
     runner.shutdown()
     assert not failures
     assert any("connecting again" in m for m in taskloom_log.messages)
+
+
+def test_a_connection_refused_for_another_reason_is_tried_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    attempts: list[dict[str, Any]] = []
+
+    def init(succeed: Any, **kwargs: Any) -> Any:
+        attempts.append(kwargs)
+        raise ConnectionAbortedError("Initialization failure from server: version mismatch")
+
+    runner = _client_runner_whose_ray_init_is(init, monkeypatch)
+    with pytest.raises(TaskRunnerError, match="version mismatch"):
+        runner.start()
+    assert len(attempts) == 1

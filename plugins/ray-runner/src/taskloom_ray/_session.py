@@ -32,11 +32,16 @@ CLIENT_PORT = 10001
 #: How long a `ray://` address may take to accept a connection before it counts as unreachable.
 CONNECT_TIMEOUT = 5.0
 #: How many times a connection is tried when Ray Client's proxy fails to start its server.
-CONNECT_ATTEMPTS = 2
+CONNECT_ATTEMPTS = 3
 # What Ray Client says then. Its proxy starts a server process per connection, forking while
-# gRPC threads run; now and then (on a busy machine) that process dies at once. Another
-# connection gets another process.
-_CLIENT_SERVER_FAILED = "Starting Ray client server failed"
+# gRPC threads run; now and then (on a busy machine) that process dies at once. The proxy
+# reports it as a failed start, or, when it looks at the process just as it dies, passes on
+# psutil's error about the dead process. Another connection gets another process.
+_CLIENT_SERVER_FAILURES = (
+    "Starting Ray client server failed",
+    "ZombieProcess",
+    "NoSuchProcess",
+)
 #: How long shutdown waits for interrupted runs to end before it leaves Ray regardless.
 DRAIN_AFTER_CANCEL = 5.0
 #: How long shutdown waits for runs still going after a normal flow run end (the engine waited
@@ -261,7 +266,7 @@ def _connect(ray: ModuleType, address: str, init_kwargs: Mapping[str, Any]) -> A
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     ray.shutdown()
-                if _CLIENT_SERVER_FAILED in str(exc) and attempt < CONNECT_ATTEMPTS:
+                if _client_server_failed(exc) and attempt < CONNECT_ATTEMPTS:
                     logger.warning(
                         "The Ray Client server at %s failed to start a server for this "
                         "connection; connecting again",
@@ -273,6 +278,11 @@ def _connect(ray: ModuleType, address: str, init_kwargs: Mapping[str, Any]) -> A
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _client_server_failed(exc: BaseException) -> bool:
+    message = str(exc)
+    return any(failure in message for failure in _CLIENT_SERVER_FAILURES)
 
 
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
