@@ -197,3 +197,47 @@ def test_runs_submitted_inside_workers_get_names_that_carry_their_parent_run() -
     for parent_name, names in zip(parents, children, strict=True):
         assert [name.split(parent_name)[1] for name in names] == [".0", ".1"]
         assert all(name.startswith("child-") for name in names)
+
+
+def test_plain_arguments_of_every_type_reach_the_task_unchanged() -> None:
+    @task
+    def echo(*args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return args, kwargs
+
+    sent = (1, 2.5, "text", b"\x00bytes", True, None)
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def echoes() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return echo(*sent, flag=False, name="x")
+
+    args, kwargs = echoes()
+    assert [(type(v), v) for v in args] == [(type(v), v) for v in sent]
+    assert kwargs == {"flag": False, "name": "x"}
+
+
+def test_results_of_classes_defined_in_a_scripts_main_come_back(run_script) -> None:
+    done = run_script(
+        """
+        from dataclasses import dataclass
+        from taskloom import flow, task
+        from taskloom_local import ProcessPoolTaskRunner
+
+        @dataclass
+        class Point:
+            x: int
+
+        @task
+        def point(x):
+            return Point(x)
+
+        @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+        def points():
+            return [f.result() for f in point.map([1, 2])]
+
+        if __name__ == "__main__":
+            print([(type(p).__module__, p.x) for p in points()])
+        """
+    )
+    assert (done.returncode, done.stdout) == (0, "[('__main__', 1), ('__main__', 2)]\n"), (
+        done.stderr
+    )

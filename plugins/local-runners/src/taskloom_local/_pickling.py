@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import pickle
+from collections.abc import Iterable
 from typing import Any
 
 import cloudpickle
 
-from taskloom.states import Failed
+from taskloom.states import Failed, State
 from taskloom.task_runners import TaskCall
 
 
@@ -35,19 +36,64 @@ def dumps_call(call: TaskCall, states: list[Any]) -> bytes:
     return buffer.getvalue()
 
 
-# In a worker process: tasks already unpickled, by their pickled bytes.
+# Types that plain pickle writes as values, never as references to a module: what a worker
+# process (whose `__main__` is not the flow's script) reads back as the flow's process wrote it.
+_PLAIN = frozenset({int, float, str, bytes, bool, type(None)})
+
+
+def dumps_plain_fields(call: TaskCall, states: list[Any]) -> bytes | None:
+    """The fields of a call that waits for no run and has plain arguments only, pickled.
+
+    Plain pickle, not cloudpickle: setting up a cloudpickle pickler costs more than a trivial
+    run. The task and the flow run travel beside these fields, each pickled once.
+    None for any other call.
+    """
+    if states or not (_all_plain(call.args) and _all_plain(call.kwargs.values())):
+        return None
+    fields = (call.task_run_name, call.args, call.kwargs, call.upstream_names, call.n_data)
+    return pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _all_plain(values: Iterable[Any]) -> bool:
+    return all(type(value) in _PLAIN for value in values)
+
+
+# In a worker process: tasks and flow runs already unpickled, by their pickled bytes.
 _tasks: dict[bytes, Any] = {}
+_flow_runs: dict[bytes, Any] = {}
+
+
+def _task(pickled: bytes) -> Any:
+    task = _tasks.get(pickled)
+    if task is None:
+        task = _tasks[pickled] = cloudpickle.loads(pickled)
+    return task
 
 
 def run_pickled(task: bytes, payload: bytes) -> bytes:
     """Run a pickled call in this worker process; return its pickled final state."""
-    loaded = _tasks.get(task)
-    if loaded is None:
-        loaded = _tasks[task] = cloudpickle.loads(task)
+    loaded = _task(task)
     unpickler = pickle.Unpickler(io.BytesIO(payload))
     unpickler.persistent_load = lambda _: loaded  # type: ignore[method-assign]
     call, states = unpickler.load()
-    state = call.run(states)
+    return _dumps_state(call, call.run(states))
+
+
+def run_plain_fields(task: bytes, flow_run: bytes, fields: bytes) -> bytes:
+    """Run the call of `dumps_plain_fields` in this worker process; return its pickled state."""
+    submitter = _flow_runs.get(flow_run)
+    if submitter is None:
+        if len(_flow_runs) >= 64:  # a worker of many flow runs
+            _flow_runs.clear()
+        submitter = _flow_runs[flow_run] = pickle.loads(flow_run)
+    name, args, kwargs, upstream_names, n_data = pickle.loads(fields)
+    call = TaskCall(_task(task), name, args, kwargs, upstream_names, n_data, submitter)
+    return _dumps_state(call, call.run())
+
+
+def _dumps_state(call: TaskCall, state: State) -> bytes:
+    if type(state.data) in _PLAIN:
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         return cloudpickle.dumps(state)  # type: ignore[no-any-return]
     except Exception as exc:

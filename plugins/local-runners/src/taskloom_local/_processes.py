@@ -15,7 +15,13 @@ from taskloom.futures import TaskloomFuture
 from taskloom.states import Crashed, Failed, State
 from taskloom.task_runners import TaskCall, TaskRunner
 from taskloom_local._dependencies import when_final
-from taskloom_local._pickling import describe_unpicklable, dumps_call, run_pickled
+from taskloom_local._pickling import (
+    describe_unpicklable,
+    dumps_call,
+    dumps_plain_fields,
+    run_pickled,
+    run_plain_fields,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -76,6 +82,7 @@ class ProcessPoolTaskRunner(TaskRunner):
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._pickled_tasks: dict[Any, bytes] = {}
+        self._pickled_flow_runs: dict[Any, bytes] = {}
 
     def duplicate(self) -> Self:
         return type(self)(self.max_workers)
@@ -102,6 +109,7 @@ class ProcessPoolTaskRunner(TaskRunner):
             self._pool.shutdown(wait=True, cancel_futures=False)
             self._pool = None
         self._pickled_tasks.clear()
+        self._pickled_flow_runs.clear()
 
     def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
         if self._pool is None:
@@ -117,7 +125,12 @@ class ProcessPoolTaskRunner(TaskRunner):
             task = self._pickled_tasks.get(call.task)
             if task is None:
                 task = self._pickled_tasks[call.task] = cloudpickle.dumps(call.task)
-            payload = dumps_call(call, states)
+            fields = dumps_plain_fields(call, states)
+            if fields is None:
+                run: Callable[..., bytes] = run_pickled
+                payload: tuple[bytes, ...] = (task, dumps_call(call, states))
+            else:
+                run, payload = run_plain_fields, (task, self._pickled_flow_run(call), fields)
         except Exception as exc:
             state = call.finish(
                 Failed(
@@ -133,13 +146,21 @@ class ProcessPoolTaskRunner(TaskRunner):
             if pool is None:
                 raise BrokenProcessPool("the runner was shut down")
             try:
-                inner = pool.submit(run_pickled, task, payload)
+                inner = pool.submit(run, *payload)
             except BrokenProcessPool:
-                inner = self._fresh_pool(pool).submit(run_pickled, task, payload)
+                inner = self._fresh_pool(pool).submit(run, *payload)
         except (BrokenProcessPool, RuntimeError) as exc:
             future._cf.set_exception(BrokenProcessPool(str(exc)))
             return
         inner.add_done_callback(lambda done: _chain(done, future._cf))
+
+    def _pickled_flow_run(self, call: TaskCall) -> bytes:
+        flow_run = self._pickled_flow_runs.get(call.flow_run)
+        if flow_run is None:
+            flow_run = self._pickled_flow_runs[call.flow_run] = cloudpickle.dumps(
+                call.flow_run.remote()
+            )
+        return flow_run
 
     def _fresh_pool(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
         """A pool in place of one a dying worker broke (the stdlib pool never recovers)."""
