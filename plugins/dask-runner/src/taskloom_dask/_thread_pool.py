@@ -13,6 +13,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
 
+from taskloom_local._worker_threads import WorkerThreads
+
 _Work = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
@@ -24,12 +26,10 @@ class DaemonThreadPool(Executor):
         self, max_workers: int, name: str, initializer: Callable[[], None] | None = None
     ) -> None:
         self._max_workers = max_workers  # the name dask.threaded reads the pool's size from
-        self._name = name
         self._initializer = initializer
         self._queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._idle = 0
+        self._threads = WorkerThreads(max_workers, name, self._work)
         self._closed = False
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
@@ -38,39 +38,30 @@ class DaemonThreadPool(Executor):
             if self._closed:
                 raise RuntimeError("cannot submit to a pool that is shut down")
             self._queue.put((future, fn, args, kwargs))
-            if self._idle == 0 and len(self._threads) < self._max_workers:
-                thread = threading.Thread(
-                    target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
-                )
-                self._threads.append(thread)
-                thread.start()
+            self._threads.work_queued()
         return future
 
     def _work(self) -> None:
         if self._initializer is not None:
             self._initializer()
         while True:
-            with self._lock:
-                self._idle += 1
             work = self._queue.get()
-            with self._lock:
-                self._idle -= 1
             if work is None:
                 return
             future, fn, args, kwargs = work
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:  # handed to whoever waits on the future
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
+            if future.set_running_or_notify_cancel():
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as exc:  # handed to whoever waits on the future
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+            self._threads.back_to_queue()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
             self._closed = True
-            threads = list(self._threads)
+            threads = list(self._threads.threads)
         if cancel_futures:
             while True:
                 try:

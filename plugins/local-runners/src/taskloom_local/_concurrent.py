@@ -13,6 +13,7 @@ from taskloom.states import Cancelled, Crashed, State
 from taskloom.task_runners import TaskCall, TaskRunner
 from taskloom_local._dependencies import when_final
 from taskloom_local._event_loop import EventLoopThread
+from taskloom_local._worker_threads import WorkerThreads
 
 if TYPE_CHECKING:
     from typing import Self
@@ -113,8 +114,7 @@ class ConcurrentTaskRunner(TaskRunner):
         self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
         self._callback_lock = threading.Lock()
         self._queue: queue.SimpleQueue[ThreadFuture | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._idle = 0
+        self._threads = WorkerThreads(self.max_workers, "taskloom-worker", self._work)
         self._loop: EventLoopThread | None = None
         self._abandon = False
 
@@ -137,10 +137,10 @@ class ConcurrentTaskRunner(TaskRunner):
             self._loop.cancel_all()
 
     def _shutdown(self) -> None:
-        for _ in self._threads:
+        for _ in self._threads.threads:
             self._queue.put(_STOP)
         if not self._abandon:
-            for thread in self._threads:
+            for thread in self._threads.threads:
                 thread.join()
         self._threads.clear()
         if self._loop is not None:
@@ -161,23 +161,18 @@ class ConcurrentTaskRunner(TaskRunner):
 
     def _enqueue(self, future: ThreadFuture) -> None:
         self._queue.put(future)
-        if self._idle <= 0 and len(self._threads) < self.max_workers:
-            thread = threading.Thread(
-                target=self._work, name=f"taskloom-worker-{len(self._threads)}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
+        self._threads.work_queued()
 
     def _work(self) -> None:
         _worker.runner = self
         get = self._queue.get
+        back_to_queue = self._threads.back_to_queue
         while True:
-            self._idle += 1
             future = get()
-            self._idle -= 1
             if future is None:
                 return
             future.execute()
+            back_to_queue()
 
     def _event_loop(self) -> EventLoopThread:
         with self._callback_lock:
