@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 import pickle
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
 from taskloom.states import Failed, State
 from taskloom.task_runners import TaskCall
+
+if TYPE_CHECKING:
+    from taskloom._engine import RemoteFlowRun
 
 
 # cloudpickle ships no types: its pickler is `Any` to mypy, which strict mode will not subclass.
@@ -58,9 +61,28 @@ def _all_plain(values: Iterable[Any]) -> bool:
     return all(type(value) in _PLAIN for value in values)
 
 
-# In a worker process: tasks and flow runs already unpickled, by their pickled bytes.
+def dumps_flow_run(flow_run: RemoteFlowRun) -> bytes:
+    """The handle of a flow run as its task runs carry it: pickled once, not once per run."""
+    return pickle.dumps(flow_run, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+# In a worker: flow run handles by their pickled bytes. Task runs of one flow run share one,
+# so the runs they submit are numbered in one sequence.
+_flow_runs: dict[bytes, RemoteFlowRun] = {}
+
+
+def loads_flow_run(pickled: bytes) -> RemoteFlowRun:
+    """In a worker: the handle `dumps_flow_run` pickled, unpickled once per worker."""
+    flow_run = _flow_runs.get(pickled)
+    if flow_run is None:
+        if len(_flow_runs) >= 64:  # a long-lived worker of many flow runs
+            _flow_runs.clear()
+        flow_run = _flow_runs[pickled] = pickle.loads(pickled)
+    return flow_run
+
+
+# In a worker process: tasks already unpickled, by their pickled bytes.
 _tasks: dict[bytes, Any] = {}
-_flow_runs: dict[bytes, Any] = {}
 
 
 def _task(pickled: bytes) -> Any:
@@ -81,13 +103,10 @@ def run_pickled(task: bytes, payload: bytes) -> bytes:
 
 def run_plain_fields(task: bytes, flow_run: bytes, fields: bytes) -> bytes:
     """Run the call of `dumps_plain_fields` in this worker process; return its pickled state."""
-    submitter = _flow_runs.get(flow_run)
-    if submitter is None:
-        if len(_flow_runs) >= 64:  # a worker of many flow runs
-            _flow_runs.clear()
-        submitter = _flow_runs[flow_run] = pickle.loads(flow_run)
     name, args, kwargs, upstream_names, n_data = pickle.loads(fields)
-    call = TaskCall(_task(task), name, args, kwargs, upstream_names, n_data, submitter)
+    call = TaskCall(
+        _task(task), name, args, kwargs, upstream_names, n_data, loads_flow_run(flow_run)
+    )
     return _dumps_state(call, call.run())
 
 

@@ -18,6 +18,7 @@ from taskloom_local._dependencies import when_final
 from taskloom_local._pickling import (
     describe_unpicklable,
     dumps_call,
+    dumps_flow_run,
     dumps_plain_fields,
     run_pickled,
     run_plain_fields,
@@ -157,7 +158,7 @@ class ProcessPoolTaskRunner(TaskRunner):
     def _pickled_flow_run(self, call: TaskCall) -> bytes:
         flow_run = self._pickled_flow_runs.get(call.flow_run)
         if flow_run is None:
-            flow_run = self._pickled_flow_runs[call.flow_run] = cloudpickle.dumps(
+            flow_run = self._pickled_flow_runs[call.flow_run] = dumps_flow_run(
                 call.flow_run.remote()
             )
         return flow_run

@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from taskloom.task_runners import TaskCall
+from taskloom_local._pickling import loads_flow_run
 from taskloom_ray import _session
 
 if TYPE_CHECKING:
-    from taskloom._engine import RemoteFlowRun
     from taskloom._tasks import Task
     from taskloom.states import State
 
@@ -76,7 +76,8 @@ def _make_remote_function(task: Task[..., Any]) -> Any:
         # markers of those it only waits for: Ray resolved both before calling.
         unpacked: CallFields = pickle.loads(fields) if isinstance(fields, bytes) else fields
         name, args, kwargs, upstream_names, n_data, flow_run = unpacked
-        call = WorkerCall(task, name, args, kwargs, upstream_names, n_data, _flow_run(flow_run))
+        handle = loads_flow_run(flow_run)
+        call = WorkerCall(task, name, args, kwargs, upstream_names, n_data, handle)
         return COMPLETED, call.run_for_engine(*upstream)
 
     # Ray names the runs (in its logs and dashboard) after the function: after the task. (The
@@ -115,25 +116,3 @@ _PLAIN = frozenset({int, float, str, bool, type(None)})
 
 def _all_plain(values: Iterable[Any]) -> bool:
     return all(type(value) in _PLAIN for value in values)
-
-
-def pickled_flow_run(flow_run: RemoteFlowRun) -> bytes:
-    """The handle of a flow run as its task runs carry it: pickled once, not once per run.
-
-    Plain data is what Ray serializes fastest, and workers unpickle each handle once.
-    """
-    return pickle.dumps(flow_run, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-# In a worker: flow run handles by their pickled bytes. Task runs of one flow run share one,
-# so the runs they submit are numbered in one sequence.
-_flow_runs: dict[bytes, RemoteFlowRun] = {}
-
-
-def _flow_run(pickled: bytes) -> RemoteFlowRun:
-    flow_run = _flow_runs.get(pickled)
-    if flow_run is None:
-        if len(_flow_runs) >= 64:  # a long-lived worker of many flow runs
-            _flow_runs.clear()
-        flow_run = _flow_runs[pickled] = pickle.loads(pickled)
-    return flow_run

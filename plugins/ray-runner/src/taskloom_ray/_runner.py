@@ -89,7 +89,7 @@ class RayTaskRunner(TaskRunner):
         if self._closing:
             raise RuntimeError(f"{self.name} is shutting down: it takes no more task runs")
         from taskloom_ray._futures import RayFuture
-        from taskloom_ray._remote import COMPLETED, call_fields, pickled_flow_run, remote_function
+        from taskloom_ray._remote import COMPLETED, call_fields, remote_function
 
         arguments: list[Any] = []
         n_data = call.n_data
@@ -109,7 +109,9 @@ class RayTaskRunner(TaskRunner):
             function = function.options(**options)
         handle = self._flow_run
         if handle is None or handle[0] is not call.flow_run:
-            handle = self._flow_run = (call.flow_run, pickled_flow_run(call.flow_run.remote()))
+            from taskloom_local._pickling import dumps_flow_run
+
+            handle = self._flow_run = (call.flow_run, dumps_flow_run(call.flow_run.remote()))
         try:
             marker, value = function.remote(call_fields(call, handle[1]), *arguments)
         except Exception as exc:  # an argument Ray cannot serialize, most often
