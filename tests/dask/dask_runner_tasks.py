@@ -70,6 +70,18 @@ def sleep_then_return(seconds: float, value: Any = None) -> Any:
 
 
 @task
+def meet(folder: Path, me: str, other: str, timeout: float) -> bool:
+    """Say `me` is here, then wait for `other`: whether both were running at once."""
+    (folder / me).touch()
+    deadline = time.monotonic() + timeout
+    while not (folder / other).exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@task
 def write_after(path: Path, seconds: float) -> None:
     time.sleep(seconds)
     path.write_text("written")

@@ -8,8 +8,17 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
-from dask_runner_tasks import add, process_id, sleep_then_return, submit_and_wait, thread_name
+from dask_runner_tasks import (
+    add,
+    meet,
+    process_id,
+    sleep_then_return,
+    submit_and_wait,
+    thread_name,
+    write_pid_then_sleep,
+)
 from taskloom import flow, task
 from taskloom_dask import LocalDaskTaskRunner
 
@@ -31,6 +40,31 @@ def test_processes_run_tasks_in_other_processes() -> None:
 
     pids = where()
     assert pids and os.getpid() not in pids
+
+
+def test_processes_run_runs_queued_together_at_the_same_time(tmp_path: Path) -> None:
+    def wait_for_file(path: Path) -> None:
+        deadline = time.monotonic() + 60
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    @flow(task_runner=LocalDaskTaskRunner("processes", num_workers=2))
+    def together() -> list[bool]:
+        # Both of the runner's two drivers busy: the next runs wait for one as one batch.
+        long = write_pid_then_sleep.submit(tmp_path / "long", 3)
+        wait_for_file(tmp_path / "long")
+        short = write_pid_then_sleep.submit(tmp_path / "short", 1)
+        wait_for_file(tmp_path / "short")
+        pair = [
+            meet.submit(tmp_path, "a", "b", 30),
+            meet.submit(tmp_path, "b", "a", 30),
+        ]
+        results = [f.result() for f in pair]
+        long.wait()
+        short.wait()
+        return results
+
+    assert together() == [True, True]
 
 
 def test_synchronous_runs_each_task_in_the_submitting_thread_in_order() -> None:

@@ -204,7 +204,9 @@ class LocalDaskTaskRunner(TaskRunner):
             import dask.multiprocessing
 
             try:
-                dask.multiprocessing.get(graph, keys, pool=pool, callbacks=callbacks)
+                # One run per message to a worker: dask's default sends up to 6 ready calls
+                # to one process, which runs them one after another.
+                dask.multiprocessing.get(graph, keys, pool=pool, callbacks=callbacks, chunksize=1)
             except BrokenProcessPool as exc:
                 raise _PoolBrokenError(exc) from exc
         else:
