@@ -114,7 +114,10 @@ def test_signal_stops_the_flow_and_its_runner(
     returncode, log, children = interrupt_flow(tmp_path, python_env, runner, "sync", signum)
     assert returncode != 0
     assert f"Shutting down task runner `{RUNNER_NAMES[runner]}`..." in log
-    assert "finished in state Crashed(message='Flow run interrupted by" in log
+    name = "SIGINT (Ctrl-C)" if signum == signal.SIGINT else "SIGTERM"
+    assert (
+        f"finished in state Cancelled(message='Flow run was cancelled by {name}.', type=CANCELLED)"
+    ) in log
     _, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
 

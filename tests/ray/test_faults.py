@@ -59,7 +59,7 @@ def test_a_signal_to_the_flow_process_stops_its_temporary_ray(
     finally:
         stop_process_group(process.pid)
     assert ray_processes, "the flow process started no Ray process"
-    assert "finished in state Crashed" in output
+    assert "finished in state Cancelled(message='Flow run was cancelled by SIG" in output
     assert [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable, Coroutine
 from contextvars import copy_context
 from typing import Any
 
+from taskloom._threads import raise_in_thread
+
 _local = threading.local()
 
 
@@ -97,18 +99,10 @@ def call_in_thread(fn: Callable[[], Any], timeout: float | None = None) -> Any:
     thread.start()
     thread.join(timeout)
     if not outcome:
-        _interrupt(thread)
+        if thread.ident is not None:
+            raise_in_thread(thread.ident, CallTimeout)
         raise CallTimeout
     ok, value = outcome[0]
     if ok:
         return value
     raise value
-
-
-def _interrupt(thread: threading.Thread) -> None:
-    import ctypes
-
-    if thread.ident is not None:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-            ctypes.c_ulong(thread.ident), ctypes.py_object(CallTimeout)
-        )

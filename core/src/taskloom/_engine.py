@@ -16,7 +16,7 @@ from taskloom._names import flow_run_name
 from taskloom._plugins import get_plugin_manager
 from taskloom._task_call import TaskCall, Upstream
 from taskloom.futures import FinishedFuture, TaskloomFuture
-from taskloom.states import Completed, Crashed, Failed, State
+from taskloom.states import Cancelled, Completed, Crashed, Failed, State
 
 if TYPE_CHECKING:
     import pluggy
@@ -370,12 +370,7 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
             interrupt = exc
         finally:
             logger.info("Shutting down task runner `%s`...", run.runner.name)
-            try:
-                if interrupt is not None:
-                    run.runner.cancel()
-                run.shutdown_runner()
-            except Exception as exc:  # never hide the run's own outcome behind a shutdown error
-                logger.error("Task runner `%s` failed to shut down: %s", run.runner.name, exc)
+            _shut_down(run, interrupt, top_level=parent_run is None)
     logger.info("%s run %r finished in state %r", kind.capitalize(), run.name, state)
     if run.parent is not None:
         run.parent.subflow_states.append(state)
@@ -385,7 +380,41 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
         raise interrupt
 
 
+#: How long an interrupted flow run's shutdown goes before the log says how to stop waiting.
+SHUTDOWN_HINT_SECONDS = 2.0
+
+
+def _shut_down(run: FlowRun, interrupt: BaseException | None, top_level: bool) -> None:
+    """Shut the run's runner down; after an interruption, cancel its work first."""
+    hint = None
+    if interrupt is not None and top_level:
+        import threading
+
+        hint = threading.Timer(
+            SHUTDOWN_HINT_SECONDS,
+            logger.warning,
+            (
+                "Waiting for the task runs of flow run %r to stop; send the signal again to "
+                "exit at once",
+                run.name,
+            ),
+        )
+        hint.daemon = True
+        hint.start()
+    try:
+        if interrupt is not None:
+            run.runner.cancel()
+        run.shutdown_runner()
+    except Exception as exc:  # never hide the run's own outcome behind a shutdown error
+        logger.error("Task runner `%s` failed to shut down: %s", run.runner.name, exc)
+    finally:
+        if hint is not None:
+            hint.cancel()
+
+
 def _interrupted(exc: BaseException) -> State:
+    if _signals.cancels_flow(exc):
+        return Cancelled(f"Flow run was cancelled by {_signals.describe(exc)}.", data=exc)
     return Crashed(f"Flow run interrupted by {type(exc).__name__}", data=exc)
 
 

@@ -95,7 +95,12 @@ class Flow(Generic[P, R]):
             from taskloom._async import run_coroutine
 
             return run_coroutine(coro)
-        state = run_flow_sync(self, args, kwargs)
+        try:
+            state = run_flow_sync(self, args, kwargs)
+        except BaseException as exc:  # only what ends the process comes out: a signal's, say
+            if _cancelled_by_signal(exc):
+                raise _for_the_caller(exc) from None
+            raise
         return state if return_state else state.result()
 
     def __repr__(self) -> str:
@@ -103,8 +108,30 @@ class Flow(Generic[P, R]):
 
 
 async def _finish_async(run: Any, return_state: bool) -> Any:
-    state = await run
+    try:
+        state = await run
+    except BaseException as exc:
+        if _cancelled_by_signal(exc):
+            raise _for_the_caller(exc) from None
+        raise
     return state if return_state else state.result()
+
+
+def _cancelled_by_signal(exc: BaseException) -> bool:
+    """Whether `exc` is a signal that cancelled a top-level flow run."""
+    from taskloom._signals import is_flow_interrupt
+
+    return current_run.get() is None and is_flow_interrupt(exc)
+
+
+def _for_the_caller(exc: BaseException) -> BaseException:
+    """What a flow cancelled by a signal raises to its caller, without the engine's frames (the
+    flow has logged how it ended): for SIGINT a plain `KeyboardInterrupt`, which Python, left
+    uncaught, ends the process with as if by SIGINT (exit status 130); for SIGTERM the
+    `FlowTerminated` (a `SystemExit` of status 143)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return KeyboardInterrupt(str(exc))
+    return exc.with_traceback(None)
 
 
 def _default_name(fn: Callable[..., Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -10,8 +11,8 @@ from taskloom import _signals
 from taskloom._async import CallTimeout, call_in_thread, run_coroutine
 from taskloom._context import current_run
 from taskloom._logging import RunLogger, ensure_console_logging, log_info, logger
-from taskloom.exceptions import TaskRunFailure
-from taskloom.states import Crashed, Failed, Pending, State
+from taskloom.exceptions import TaskRunCancelled, TaskRunFailure
+from taskloom.states import Cancelled, Crashed, Failed, Pending, State, StateType
 
 if TYPE_CHECKING:
     from taskloom._engine import Submitter
@@ -102,6 +103,8 @@ class TaskCall:
         token = current_run.set(self)
         try:
             state = await self._attempts_async(args, kwargs)
+        except TaskRunCancelled:  # stopped between attempts
+            state = self._cancelled_state(started=True)
         finally:
             current_run.reset(token)
         return self.finish(state)
@@ -112,6 +115,8 @@ class TaskCall:
         token = current_run.set(self)
         try:
             state = self._attempts(args, kwargs)
+        except TaskRunCancelled:  # stopped between attempts (in a retry's delay, say)
+            state = self._cancelled_state(started=True)
         finally:
             current_run.reset(token)
         return self.finish(state)
@@ -129,8 +134,15 @@ class TaskCall:
         raise TaskRunFailure(self.task_run_name, state)
 
     def finish(self, state: State) -> State:
-        """Log the run's final state, release its arguments, and return the state."""
-        log_info("Task run %r finished in state %r", self.task_run_name, state)
+        """Log the run's final state, release its arguments, and return the state.
+
+        A cancelled run is logged at DEBUG only: a cancelled flow run would otherwise print a
+        line for every run it never started.
+        """
+        if state.type is _CANCELLED:
+            logger.debug("Task run %r finished in state %r", self.task_run_name, state)
+        else:
+            log_info("Task run %r finished in state %r", self.task_run_name, state)
         self.args = ()
         self.kwargs = {}
         return state
@@ -143,6 +155,15 @@ class TaskCall:
             f"Upstream task run {upstream_name!r} did not reach a 'COMPLETED' state.",
             name="NotReady",
         )
+
+    def cancelled(self, started: bool) -> State:
+        """This run's final state when its flow run was cancelled: before the run `started`
+        (it never will), or while it ran."""
+        return self.finish(self._cancelled_state(started))
+
+    def _cancelled_state(self, started: bool) -> State:
+        when = "while it ran" if started else "before it started"
+        return Cancelled(f"Task run was cancelled {when}: its flow run was cancelled.")
 
     def state_from_error(self, exc: BaseException) -> State:
         """This run's state from the error its engine reported for it.
@@ -244,12 +265,14 @@ class TaskCall:
         return Failed(f"Task run encountered an exception: {_describe(exc)}", data=exc)
 
     def _crashed(self, exc: BaseException) -> State:
-        state = Crashed(f"Task run interrupted by {_describe(exc)}", data=exc)
         if _signals.is_flow_interrupt(exc):
-            # A Ctrl-C or SIGTERM meant for the whole flow: record the crash, then let it stop it.
-            self.finish(state)
+            # A Ctrl-C or SIGTERM meant for the whole flow, raised in this run's thread (the
+            # flow's own, on an inline runner): record the cancellation, then let it stop the flow.
+            self.finish(self._cancelled_state(started=True))
             raise exc
-        return state
+        if isinstance(exc, TaskRunCancelled) or _is_async_cancellation(exc):
+            return self._cancelled_state(started=True)
+        return Crashed(f"Task run interrupted by {_describe(exc)}", data=exc)
 
     def _log_retry(self, state: State, attempt: int) -> None:
         task = self.task
@@ -279,6 +302,15 @@ class TaskCall:
 
     def __repr__(self) -> str:
         return f"TaskCall({self.task_run_name!r})"
+
+
+_CANCELLED = StateType.CANCELLED
+
+
+def _is_async_cancellation(exc: BaseException) -> bool:
+    """An event loop cancelled the run (its runner cancelled it, or the flow's loop was)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 def _call_sync(is_async: bool, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -8,9 +8,13 @@ if TYPE_CHECKING:
     from taskloom.states import State
 
 __all__ = [
+    "CancelledRun",
     "CrashedRun",
     "FailedRun",
+    "FlowInterrupted",
+    "FlowTerminated",
     "MissingContextError",
+    "TaskRunCancelled",
     "TaskRunFailure",
     "TaskRunnerError",
     "TaskRunnerImportError",
@@ -39,6 +43,10 @@ class CrashedRun(Exception):
     """Raised for a run that crashed: its worker died, or it raised a `BaseException`."""
 
 
+class CancelledRun(Exception):
+    """Raised for a run that was cancelled (its flow run was) before it could finish."""
+
+
 class UpstreamTaskError(Exception):
     """Raised for a task run that never ran because an upstream task run did not complete."""
 
@@ -63,16 +71,49 @@ def exception_for_state(state: State) -> BaseException:
     """The exception that stands for a state that did not complete."""
     data: Any = state.data
     if isinstance(data, BaseException):
-        if state.is_crashed() and not isinstance(data, Exception):
-            # Raising the KeyboardInterrupt or SystemExit of a worker in the flow would stop the
-            # caller for something that already ended elsewhere.
-            return CrashedRun(state.message or repr(data))
+        if not isinstance(data, Exception):
+            # Raising the KeyboardInterrupt or SystemExit of a worker, or the signal that
+            # cancelled a flow run, would stop the caller for something that already ended.
+            if state.is_cancelled():
+                return CancelledRun(state.message or repr(data))
+            if state.is_crashed():
+                return CrashedRun(state.message or repr(data))
         return data
     if state.is_crashed():
         return CrashedRun(state.message or "Run crashed.")
+    if state.is_cancelled():
+        return CancelledRun(state.message or "Run cancelled.")
     if state.is_pending() and state.name == "NotReady":
         return UpstreamTaskError(state.message)
     return FailedRun(state.message or f"Run finished in state {state!r}")
+
+
+class FlowInterrupted(KeyboardInterrupt):
+    """The flow's process received SIGINT (Ctrl-C) during a flow run, which was cancelled."""
+
+
+class FlowTerminated(SystemExit):
+    """The flow's process received SIGTERM during a flow run, which was cancelled.
+
+    A `SystemExit` with code 143 (128 + SIGTERM): uncaught, the process exits with that code
+    and no traceback.
+    """
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(143)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message or "SIGTERM"
+
+
+class TaskRunCancelled(BaseException):
+    """Raised inside a running task run by its runner to stop it: its flow run was cancelled.
+
+    A `BaseException`, so that task code catching `Exception` does not swallow it. A runner
+    that runs task calls on threads raises it in those threads (see
+    `taskloom.task_runners.ThreadCalls`); the run then ends `Cancelled`.
+    """
 
 
 class TaskRunnerImportError(ImportError):

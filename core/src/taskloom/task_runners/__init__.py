@@ -1,4 +1,5 @@
-"""Task runners: the base class, and every installed runner class by name.
+"""Task runners: the base class, the toolkit runner plugins are written with, and every
+installed runner class by name.
 
 `from taskloom.task_runners import DaskTaskRunner` imports the class from its plugin package, or
 raises an `ImportError` naming the package to install.
@@ -11,8 +12,18 @@ from typing import Any
 from taskloom._task_call import TaskCall
 from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.task_runners._base import TaskRunner
+from taskloom.task_runners._dependencies import unstarted_upstream_first, when_final
+from taskloom.task_runners._thread_calls import ThreadCalls
 
-__all__ = ["FinishedFuture", "TaskCall", "TaskRunner", "TaskloomFuture"]
+__all__ = [
+    "FinishedFuture",
+    "TaskCall",
+    "TaskRunner",
+    "TaskloomFuture",
+    "ThreadCalls",
+    "unstarted_upstream_first",
+    "when_final",
+]
 
 
 def __getattr__(name: str) -> Any:
