@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 
 class EventLoopThread:
     """Runs coroutines submitted from any thread concurrently on one loop until stopped."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, initializer: Callable[[], None] | None = None) -> None:
         import asyncio
 
         self._loop = asyncio.new_event_loop()
         self._tasks: set[Any] = set()
+        if initializer is not None:
+            self._loop.call_soon(initializer)
         self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
         self._thread.start()
 

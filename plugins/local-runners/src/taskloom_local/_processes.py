@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import signal
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +15,7 @@ import cloudpickle
 
 from taskloom.futures import TaskloomFuture
 from taskloom.states import Crashed, Failed, State
-from taskloom.task_runners import TaskCall, TaskRunner
-from taskloom_local._dependencies import when_final
+from taskloom.task_runners import TaskCall, TaskRunner, when_final
 from taskloom_local._pickling import (
     describe_unpicklable,
     dumps_call,
@@ -31,11 +32,28 @@ if TYPE_CHECKING:
 class ProcessFuture(TaskloomFuture):
     """A task run of the process pool runner; its state comes back pickled from the worker."""
 
-    __slots__ = ("_cf",)
+    __slots__ = ("_cf", "inner")
 
     def __init__(self, call: TaskCall) -> None:
         super().__init__(call)
         self._cf: Future[bytes] = Future()
+        #: the stdlib pool's future of the run, once it was sent to a worker
+        self.inner: Future[bytes] | None = None
+
+    def settle(self, state: State) -> None:
+        """Make `state` final unless the run already ended (the first outcome wins)."""
+        self.settle_with(self._cf, cloudpickle.dumps(state), None)
+
+    @staticmethod
+    def settle_with(
+        target: Future[bytes], payload: bytes | None, error: BaseException | None
+    ) -> None:
+        with contextlib.suppress(InvalidStateError):
+            if error is not None:
+                target.set_exception(error)
+            else:
+                assert payload is not None
+                target.set_result(payload)
 
     def _wait(self, timeout: float | None) -> State | None:
         try:
@@ -81,7 +99,11 @@ class ProcessPoolTaskRunner(TaskRunner):
             raise TypeError(f"max_workers must be a positive integer or None; got {max_workers!r}")
         self.max_workers = max_workers
         self._pool: ProcessPoolExecutor | None = None
+        # Guards the pool and `_closed`: runs are sent from whichever thread finished their
+        # last upstream run, while the flow's thread may be shutting the runner down.
         self._lock = threading.Lock()
+        self._closed = True
+        self._unfinished: set[ProcessFuture] = set()
         self._pickled_tasks: dict[Any, bytes] = {}
         self._pickled_flow_runs: dict[Any, bytes] = {}
 
@@ -89,38 +111,52 @@ class ProcessPoolTaskRunner(TaskRunner):
         return type(self)(self.max_workers)
 
     def _start(self) -> None:
-        self._pool = ProcessPoolExecutor(
-            self.max_workers, mp_context=multiprocessing.get_context("spawn")
+        self._pool = self._new_pool()
+        self._closed = False
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.max_workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=leave_signals_to_the_flow,
         )
 
     def _cancel(self) -> None:
-        pool, self._pool = self._pool, None
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        for future in list(self._unfinished):
+            inner = future.inner
+            future.settle(future.call.cancelled(started=inner is not None and inner.running()))
+        self._unfinished.clear()
         if pool is None:
             return
-        # The executor has no public way to stop its workers before Python 3.14.
-        workers = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in workers:
-            process.terminate()
-        for process in workers:
-            process.join(5)
+        stop_worker_processes(pool)
 
     def _shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=False)
-            self._pool = None
+        # From here on nothing is sent (a run whose upstream finishes later is cancelled).
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=False)
+        self._unfinished.clear()
         self._pickled_tasks.clear()
         self._pickled_flow_runs.clear()
 
     def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
-        if self._pool is None:
-            raise RuntimeError(f"{self.name} was used before it was started")
+        if self._closed:
+            raise RuntimeError(f"{self.name} was used before it was started or after shutdown")
         future = ProcessFuture(call)
+        self._unfinished.add(future)
         when_final(upstream, lambda: self._send(future, upstream))
         return future
 
     def _send(self, future: ProcessFuture, upstream: Sequence[TaskloomFuture]) -> None:
         call = future.call
+        if self._closed:
+            self._end(future, call.cancelled(started=False))
+            return
         states = [f.wait() for f in upstream]
         try:
             task = self._pickled_tasks.get(call.task)
@@ -133,27 +169,50 @@ class ProcessPoolTaskRunner(TaskRunner):
             else:
                 run, payload = run_plain_fields, (task, self._pickled_flow_run(call), fields)
         except Exception as exc:
-            state = call.finish(
-                Failed(
-                    f"Task run {call.task_run_name!r} could not be sent to a worker process: "
-                    f"{describe_unpicklable(call, exc)}",
-                    data=exc,
-                )
+            message = (
+                f"Task run {call.task_run_name!r} could not be sent to a worker process: "
+                f"{describe_unpicklable(call, exc)}"
             )
-            future._cf.set_result(cloudpickle.dumps(state))
+            self._end(future, call.finish(Failed(message, data=exc)))
             return
-        pool = self._pool
         try:
-            if pool is None:
-                raise BrokenProcessPool("the runner was shut down")
-            try:
-                inner = pool.submit(run, *payload)
-            except BrokenProcessPool:
-                inner = self._fresh_pool(pool).submit(run, *payload)
+            with self._lock:
+                pool = self._pool
+                inner = None if self._closed or pool is None else self._submit(pool, run, payload)
         except (BrokenProcessPool, RuntimeError) as exc:
-            future._cf.set_exception(BrokenProcessPool(str(exc)))
+            ProcessFuture.settle_with(future._cf, None, BrokenProcessPool(str(exc)))
+            self._unfinished.discard(future)
             return
-        inner.add_done_callback(lambda done: _chain(done, future._cf))
+        if inner is None:
+            self._end(future, call.cancelled(started=False))
+            return
+        future.inner = inner
+        inner.add_done_callback(lambda done: self._returned(future, done))
+
+    def _submit(
+        self, pool: ProcessPoolExecutor, run: Callable[..., bytes], payload: tuple[bytes, ...]
+    ) -> Future[bytes]:
+        """Submit to the pool; to a fresh one in place of one a dying worker broke (the stdlib
+        pool never recovers). Called under the lock."""
+        try:
+            return pool.submit(run, *payload)
+        except BrokenProcessPool:
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            return self._pool.submit(run, *payload)
+
+    def _returned(self, future: ProcessFuture, done: Future[bytes]) -> None:
+        """The pool's future of a run is done: the run's outcome, unless it was cancelled."""
+        if done.cancelled():
+            future.settle(future.call.cancelled(started=False))
+        else:
+            error = done.exception()
+            ProcessFuture.settle_with(future._cf, None if error else done.result(), error)
+        self._unfinished.discard(future)
+
+    def _end(self, future: ProcessFuture, state: State) -> None:
+        future.settle(state)
+        self._unfinished.discard(future)
 
     def _pickled_flow_run(self, call: TaskCall) -> bytes:
         flow_run = self._pickled_flow_runs.get(call.flow_run)
@@ -163,16 +222,6 @@ class ProcessPoolTaskRunner(TaskRunner):
             )
         return flow_run
 
-    def _fresh_pool(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
-        """A pool in place of one a dying worker broke (the stdlib pool never recovers)."""
-        with self._lock:
-            if self._pool is broken:
-                broken.shutdown(wait=False, cancel_futures=True)
-                self._start()
-            if self._pool is None:
-                raise BrokenProcessPool("the runner was shut down")
-            return self._pool
-
     def __reduce__(self) -> tuple[Any, ...]:
         # Inside a worker process the pool is out of reach: nested task runs use threads there.
         from taskloom_local._concurrent import _started_copy
@@ -180,12 +229,33 @@ class ProcessPoolTaskRunner(TaskRunner):
         return (_started_copy, (self.max_workers,))
 
 
-def _chain(source: Future[bytes], target: Future[bytes]) -> None:
-    exc = source.exception()
-    if exc is not None:
-        target.set_exception(exc)
-    else:
-        target.set_result(source.result())
+def stop_worker_processes(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's worker processes now, with whatever they run, and shut the pool down.
+
+    The processes are stopped first, so the shutdown that follows joins the pool's manager
+    thread at once: a pool left to wind down by itself races the interpreter's exit, whose
+    hook then writes to the pool's closed wake-up pipe ("Bad file descriptor").
+    """
+    # The executor has no public way to stop its workers before Python 3.14. SIGKILL: they
+    # ignore SIGTERM (see `leave_signals_to_the_flow`).
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    for process in workers:
+        process.kill()
+    for process in workers:
+        process.join(5)
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def leave_signals_to_the_flow() -> None:
+    """In a worker process: ignore SIGINT and SIGTERM.
+
+    A terminal sends Ctrl-C to the whole process group, and a service manager its SIGTERM to
+    every process of the service. The flow's process hears it and cancels its runs, stopping
+    its workers itself; workers that heard it too would die on their own first (printing a
+    `KeyboardInterrupt` traceback each), and the runs in them would end `Crashed`.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 __all__ = ["ProcessPoolTaskRunner"]
