@@ -102,10 +102,19 @@ def create_cluster(
 
     The scheduler of a cluster created here gives a task up as soon as the worker running it
     dies (rather than rerunning it elsewhere up to three times): whether a crashed task run
-    runs again is for its own `retries` to say.
+    runs again is for its own `retries` to say. Its worker processes leave Ctrl-C to the flow's
+    process (`_worker_signals`).
     """
     description = describe(factory)
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    from taskloom_dask import _worker_signals
+
+    preloads = [*dask.config.get("distributed.worker.preload", []), _worker_signals.MODULE]
+    settings = {
+        "distributed.scheduler.allowed-failures": 0,
+        # Read by each nanny as it is created, and given to every worker it starts.
+        "distributed.worker.preload": preloads,
+    }
+    with dask.config.set(settings):
         try:
             cluster = factory(**kwargs)
         except Exception as exc:

@@ -166,9 +166,15 @@ class DaskTaskRunner(TaskRunner):
 
     def _cancel(self) -> None:
         # Queued runs are dropped; on a cluster we do not own, runs already running finish
-        # there (a temporary cluster is closed by `_shutdown`, which stops them).
+        # there. A temporary cluster is closed by `_shutdown`, which stops them all at once
+        # (cancelling them one by one first would only have its workers log each one).
         client, held = self._client, list(self._held)
-        if client is not None and held:
+        if self._cluster is not None:
+            # Closing it will stop running tasks, and its scheduler (in this process) would log
+            # each of them as lost with its worker, some at CRITICAL: the flow run says it was
+            # cancelled.
+            self._set_log_levels(logging.CRITICAL + 1)
+        elif client is not None and held:
             try:
                 client.cancel(held)
             except Exception as exc:
@@ -197,10 +203,14 @@ class DaskTaskRunner(TaskRunner):
 
     def _raise_log_levels(self) -> None:
         if self.debug:
-            for name in _DASK_LOGGERS:
-                dask_logger = logging.getLogger(name)
-                self._log_levels[name] = dask_logger.level
-                dask_logger.setLevel(logging.DEBUG)
+            self._set_log_levels(logging.DEBUG)
+
+    def _set_log_levels(self, level: int) -> None:
+        """Set dask's loggers to `level` until shutdown (which restores their own)."""
+        for name in _DASK_LOGGERS:
+            dask_logger = logging.getLogger(name)
+            self._log_levels.setdefault(name, dask_logger.level)
+            dask_logger.setLevel(level)
 
     def _restore_log_levels(self) -> None:
         for name, level in self._log_levels.items():

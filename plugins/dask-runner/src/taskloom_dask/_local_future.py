@@ -44,6 +44,14 @@ class LocalDaskFuture(TaskloomFuture):
         # Whoever pops the ticket runs the call: the scheduler, or a pool thread waiting for it.
         self._ticket = [True]
 
+    @property
+    def runner(self) -> LocalDaskTaskRunner:
+        return self._runner
+
+    def runs_on(self, runner: LocalDaskTaskRunner) -> bool:
+        """Whether this is a run of `runner` that nobody has taken yet."""
+        return self._runner is runner and bool(self._ticket)
+
     def take(self) -> bool:
         """Claim the right to run the call; False if someone else already has."""
         try:
@@ -61,6 +69,7 @@ class LocalDaskFuture(TaskloomFuture):
         return states
 
     def set_state(self, state: State) -> None:
+        """Make `state` final (the first state set wins), wake waiters, run callbacks."""
         with self._lock:
             if self._finished.is_set():
                 return
@@ -68,11 +77,16 @@ class LocalDaskFuture(TaskloomFuture):
             self.upstream = ()
             self._finished.set()
             callbacks, self._callbacks = self._callbacks, []
+        self._runner.unfinished.discard(self)
         for callback in callbacks:
             callback(self)
 
     def _wait(self, timeout: float | None) -> State | None:
-        if not self._finished.is_set() and getattr(pool_thread, "runner", None) is self._runner:
+        if (
+            timeout is None
+            and not self._finished.is_set()
+            and getattr(pool_thread, "runner", None) is self._runner
+        ):
             self._runner.run_here(self)
         if not self._finished.wait(timeout):
             return None

@@ -9,19 +9,24 @@ soon as its task finishes, not when its batch does.
 from __future__ import annotations
 
 import itertools
+import signal
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.states import Crashed, Failed, State
-from taskloom.task_runners import TaskCall, TaskRunner
+from taskloom.task_runners import (
+    TaskCall,
+    TaskRunner,
+    ThreadCalls,
+    unstarted_upstream_first,
+    when_final,
+)
 from taskloom_dask._local_future import LocalDaskFuture, pool_thread
 from taskloom_dask._main_guard import check_main_guard
 from taskloom_dask._pickle_errors import why_unsendable
-from taskloom_dask._thread_pool import DaemonThreadPool
-from taskloom_local._dependencies import when_final
 
 if TYPE_CHECKING:
     from typing import Self
@@ -61,12 +66,19 @@ class LocalDaskTaskRunner(TaskRunner):
             raise TypeError(f"num_workers must be a positive integer or None; got {num_workers!r}")
         self.scheduler = SCHEDULERS[scheduler.lower()]
         self.num_workers = num_workers
+        # Guards the pools, the ready runs and `_closed`: runs are queued from whichever thread
+        # finished their last upstream run, while the flow's thread may be shutting down.
         self._lock = threading.Lock()
         self._pool: Executor | None = None
+        #: threads that compute batches of ready runs with dask's scheduler (see `_drive`)
+        self._drivers: ThreadPoolExecutor | None = None
         self._ready: list[LocalDaskFuture] = []
-        self._drivers = 0
-        self._closed = False
+        self._driving = 0
+        self._closed = True
         self._keys = itertools.count()
+        #: runs submitted and not final yet, for cancellation
+        self.unfinished: set[LocalDaskFuture] = set()
+        self.calls = ThreadCalls()
 
     def duplicate(self) -> Self:
         return type(self)(self.scheduler, self.num_workers)
@@ -86,36 +98,51 @@ class LocalDaskTaskRunner(TaskRunner):
         if self.scheduler == "processes":
             check_main_guard(self.name)
         self._closed = False
+        self.calls = ThreadCalls()
 
     def _cancel(self) -> None:
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
             self._ready.clear()
+        for future in list(self.unfinished):
+            if future.take():
+                future.set_state(future.call.cancelled(started=False))
+        self.calls.stop()
         if pool is None:
             return
-        # Neither executor can stop a running call; worker processes can be stopped instead.
-        # (ProcessPoolExecutor has no public way to reach them before Python 3.14.)
+        # Worker processes are stopped; threads were told to stop their runs (above).
+        # (ProcessPoolExecutor has no public way to reach its processes before Python 3.14.)
+        # SIGKILL: they ignore SIGTERM (see `_leave_signals_to_the_flow`).
         processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
-            process.terminate()
+            process.kill()
         for process in processes:
             process.join(5)
+        # Joins a process pool's manager thread (now at once), which would otherwise race the
+        # interpreter's exit hook; a thread pool's running calls are left to their threads.
+        pool.shutdown(wait=bool(processes), cancel_futures=True)
 
     def _shutdown(self) -> None:
+        # From here on nothing is queued (a run whose upstream finishes later is cancelled);
+        # the drivers finish the batches they hold, then the pool is shut down.
         with self._lock:
             self._closed = True
+            drivers, self._drivers = self._drivers, None
+        if drivers is not None:
+            drivers.shutdown(wait=True)
+        with self._lock:
             pool, self._pool = self._pool, None
             self._ready.clear()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        self.unfinished.clear()
 
     def _executor(self) -> Executor:
         with self._lock:
-            if self._closed:
-                raise RuntimeError(f"{self.name} was cancelled or shut down")
             if self._pool is None:
+                if self._closed:
+                    raise RuntimeError(f"{self.name} was cancelled or shut down")
                 self._pool = self._new_pool()
             return self._pool
 
@@ -125,20 +152,26 @@ class LocalDaskTaskRunner(TaskRunner):
 
             from dask.multiprocessing import get_context
 
-            return ProcessPoolExecutor(self.workers, mp_context=get_context())
-        return DaemonThreadPool(
-            self.workers, name="taskloom-dask", initializer=lambda: _mark_pool_thread(self)
+            return ProcessPoolExecutor(
+                self.workers, mp_context=get_context(), initializer=_leave_signals_to_the_flow
+            )
+        return ThreadPoolExecutor(
+            self.workers,
+            thread_name_prefix="taskloom-dask",
+            initializer=_mark_pool_thread,
+            initargs=(self,),
         )
 
     # -- submitting ---------------------------------------------------------------------------
 
     def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
-        if not self._started:
+        if self._closed:
             raise RuntimeError(f"{self.name} was used before it was started or after shutdown")
         key = f"{call.task_run_name}-{next(self._keys)}"
         if self.scheduler == "synchronous":
             return self._run_synchronously(call, upstream, key)
         future = LocalDaskFuture(call, self, upstream, key)
+        self.unfinished.add(future)
         when_final(upstream, lambda: self._queue(future))
         return future
 
@@ -152,13 +185,20 @@ class LocalDaskTaskRunner(TaskRunner):
         return FinishedFuture(call, state)
 
     def _queue(self, future: LocalDaskFuture) -> None:
+        """A run whose upstream runs are final: into the next batch a driver computes."""
         with self._lock:
-            self._ready.append(future)
-            start_driver = self._drivers < self.workers
-            if start_driver:
-                self._drivers += 1
-        if start_driver:
-            threading.Thread(target=self._drive, name="taskloom-dask-driver", daemon=True).start()
+            closed = self._closed
+            if not closed:
+                self._ready.append(future)
+                if self._driving < self.workers:
+                    self._driving += 1
+                    if self._drivers is None:
+                        self._drivers = ThreadPoolExecutor(
+                            self.workers, thread_name_prefix="taskloom-dask-driver"
+                        )
+                    self._drivers.submit(self._drive)
+        if closed and future.take():
+            future.set_state(future.call.cancelled(started=False))
 
     def _drive(self) -> None:
         """Compute batches of ready runs until none is left."""
@@ -166,7 +206,7 @@ class LocalDaskTaskRunner(TaskRunner):
             with self._lock:
                 batch, self._ready = self._ready, []
                 if not batch:
-                    self._drivers -= 1
+                    self._driving -= 1
                     return
             self._compute(batch)
 
@@ -181,6 +221,12 @@ class LocalDaskTaskRunner(TaskRunner):
             graph = self._graph(batch)
             self._get(graph, list(graph), finished)
         except BaseException as exc:  # a pool that broke, or a run that could not be pickled
+            if self._closed:
+                # Cancelled: runs nobody took never start; the taken ones end in their thread.
+                for future in batch:
+                    if future.take():
+                        future.set_state(future.call.cancelled(started=False))
+                return
             unfinished = [future for future in batch if not future.done()]
             if len(unfinished) > 1 and not isinstance(exc, _PoolBrokenError) and not self._closed:
                 for future in unfinished:  # one at a time, so only the culprit fails
@@ -234,10 +280,14 @@ class LocalDaskTaskRunner(TaskRunner):
         )
 
     def run_here(self, future: LocalDaskFuture) -> None:
-        """Run `future`'s call in this pool thread now, unless it has started elsewhere."""
-        for upstream in future.upstream:
-            upstream.wait()
-        _run_future(future)
+        """Run `future`, and the runs of this runner it waits for that have not started, in
+        this pool thread now (see `unstarted_upstream_first`)."""
+
+        def unstarted(candidate: TaskloomFuture) -> bool:
+            return isinstance(candidate, LocalDaskFuture) and candidate.runs_on(self)
+
+        for pending in unstarted_upstream_first(future, unstarted, _upstream_of):
+            _run_future(pending)
 
     def __copy__(self) -> Self:
         return self.duplicate()
@@ -260,8 +310,24 @@ def _mark_pool_thread(runner: LocalDaskTaskRunner) -> None:
     pool_thread.runner = runner
 
 
+def _leave_signals_to_the_flow() -> None:
+    """In a worker process: ignore SIGINT and SIGTERM.
+
+    A terminal sends Ctrl-C to the whole process group, and a service manager its SIGTERM to
+    every process of the service. The flow's process hears it and cancels its runs, stopping
+    its workers itself; workers that heard it too would die on their own first (printing a
+    `KeyboardInterrupt` traceback each), and the runs in them would end `Crashed`.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _upstream_of(future: LocalDaskFuture) -> Sequence[TaskloomFuture]:
+    return future.upstream
+
+
 def _run_call(call: TaskCall, states: list[State]) -> State:
-    """Run a call (in a pool thread or worker process) and return its final state."""
+    """Run a call in a worker process and return its final state."""
     try:
         return call.run(states)
     except BaseException as exc:  # the engine lets only flow interrupts through
@@ -269,10 +335,10 @@ def _run_call(call: TaskCall, states: list[State]) -> State:
 
 
 def _run_future(future: LocalDaskFuture) -> State | None:
-    """Run a future's call in this thread, unless a waiting pool thread already took it."""
+    """Run a future's call in this pool thread, unless another thread already took it."""
     if not future.take():
         return None
-    state = _run_call(future.call, future.upstream_states())
+    state = future.runner.calls.run(future.call, future.upstream_states())
     future.set_state(state)
     return state
 
