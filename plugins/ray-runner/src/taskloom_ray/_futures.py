@@ -25,12 +25,19 @@ class RayFuture(TaskloomFuture):
     without its value coming along; the state's data is fetched on first use.
     """
 
-    __slots__ = ("_marker", "_state", "_upstream", "value_ref")
+    __slots__ = ("_in_worker", "_marker", "_state", "_upstream", "value_ref")
 
     def __init__(
-        self, call: TaskCall, marker: Any, value: Any, upstream: Sequence[TaskloomFuture]
+        self,
+        call: TaskCall,
+        marker: Any,
+        value: Any,
+        upstream: Sequence[TaskloomFuture],
+        in_worker: bool = False,
     ) -> None:
         super().__init__(call)
+        #: submitted from inside a Ray task: waits there go through Ray (see `_block`)
+        self._in_worker = in_worker
         self._marker = marker
         #: the run's value in Ray's object store: what a dependent task receives
         self.value_ref = value
@@ -70,13 +77,8 @@ class RayFuture(TaskloomFuture):
             try:
                 fetched = ray.get(ref, timeout=0)
             except GetTimeoutError:
-                if timeout == 0:
+                if timeout == 0 or not self._block(timeout):
                     return None
-                # Block in Python, not inside Ray: Ray turns the exception of a signal handler
-                # that fires during `ray.get` into one of its own, and the flow's Ctrl-C and
-                # SIGTERM handlers raise exceptions the engine needs to see as raised. (On the
-                # marker: the future of an object fetches its value.)
-                marker.future().result(timeout)
                 # Both of a run's objects are ready once it returned.
                 fetched = ray.get(ref) if with_value else None
         except TimeoutError:
@@ -92,6 +94,20 @@ class RayFuture(TaskloomFuture):
             self._upstream = ()
         # The worker did not log how the run finished (see `_remote.WorkerCall`).
         return self.call.finish(state)
+
+    def _block(self, timeout: float | None) -> bool:
+        """Wait at most `timeout` seconds until the run has returned; False if it has not."""
+        if self._in_worker:
+            # Inside a Ray task, waiting through Ray lets Ray lend this task's CPU to others
+            # meanwhile: tasks waiting for the tasks they submitted cannot hold every CPU.
+            ready, _ = ray.wait([self._marker], timeout=timeout, fetch_local=False)
+            return bool(ready)
+        # In the flow's process, block in Python, not inside Ray: Ray turns the exception of a
+        # signal handler that fires during `ray.get` into one of its own, and the flow's Ctrl-C
+        # and SIGTERM handlers raise exceptions the engine needs to see as raised. (On the
+        # marker: the future of an object fetches its value.)
+        self._marker.future().result(timeout)
+        return True
 
     def done(self) -> bool:
         if self._state is not None:

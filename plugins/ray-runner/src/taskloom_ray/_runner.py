@@ -56,6 +56,8 @@ class RayTaskRunner(TaskRunner):
         self._submitted: list[Any] | None = None
         # The pickled handle of the flow run submitting here (one per flow run, normally).
         self._flow_run: tuple[Any, bytes] | None = None
+        #: a runner unpickled inside a Ray task, submitting for it (see `_attached_runner`)
+        self._in_worker = False
 
     def duplicate(self) -> Self:
         return type(self)(self.address, self.init_kwargs)
@@ -124,7 +126,7 @@ class RayTaskRunner(TaskRunner):
         submitted = self._submitted
         if submitted is not None:
             submitted.append(marker)
-        return RayFuture(call, marker, value, upstream)
+        return RayFuture(call, marker, value, upstream, in_worker=self._in_worker)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Unpickled in a Ray worker, a runner submits to the Ray that worker belongs to.
@@ -138,6 +140,7 @@ def _attached_runner(address: str | None, init_kwargs: dict[str, Any]) -> RayTas
     """A started runner that uses the Ray this process is already part of and owns nothing."""
     runner = RayTaskRunner(address, init_kwargs)
     runner._started = True
+    runner._in_worker = True
     return runner
 
 
