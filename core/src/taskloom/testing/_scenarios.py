@@ -1,0 +1,177 @@
+"""The stress scenarios: small flows that every runner must run right, every time.
+
+Each scenario takes an unstarted runner and a scratch folder, runs a flow on the runner and
+raises `AssertionError` saying what came out wrong. The scenarios are meant to be run many
+times, in fresh processes, with random delays (see `taskloom.testing.stress`): a race shows as
+a wrong result, a hang or a process left behind now and then, never in a single run.
+`nested` waits in 8 tasks at once: give the runner fewer slots than that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from taskloom import flow
+from taskloom.futures import TaskloomFuture
+from taskloom.states import StateType
+from taskloom.task_runners import TaskRunner
+from taskloom.testing import _stress_tasks as t
+from taskloom.testing._inline import InlineTaskRunner
+
+Scenario = Callable[[TaskRunner, Path], None]
+
+CHAIN_LENGTH = 100
+WAITING_PARENTS = 8
+
+
+def _expect(actual: Any, expected: Any, what: str) -> None:
+    if actual != expected:
+        raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def failure_downstream(runner: TaskRunner, workdir: Path) -> None:
+    """A failed run, two runs downstream of it, and one beside them."""
+    futures: dict[str, TaskloomFuture] = {}
+
+    @flow(task_runner=runner)
+    def fails() -> None:
+        futures["a"] = a = t.fail.submit("boom")
+        futures["b"] = b = t.add.submit(a, 1)
+        futures["c"] = t.add.submit(b, 1)
+        futures["ok"] = t.add.submit(1, 1)
+
+    state = fails(return_state=True)
+    _expect((state.type, state.message), (StateType.FAILED, "3/4 states failed."), "flow state")
+    _expect(futures["ok"].result(), 2, "the independent run")
+    _expect(futures["a"].state.type, StateType.FAILED, "the failed run")
+    for name, upstream in (("b", "a"), ("c", "b")):
+        downstream = futures[name].state
+        _expect(downstream.name, "NotReady", f"run {name}")
+        expected = futures[upstream].task_run_name
+        if f"'{expected}'" not in (downstream.message or ""):
+            raise AssertionError(f"run {name} should name {expected}: {downstream.message!r}")
+
+
+def chain(runner: TaskRunner, workdir: Path) -> None:
+    """100 runs, each taking the one before it; only the last is read."""
+
+    @flow(task_runner=runner)
+    def chained() -> int:
+        future = t.inc.submit(0)
+        for _ in range(CHAIN_LENGTH - 1):
+            future = t.inc.submit(future)
+        return future.result()  # type: ignore[no-any-return]
+
+    _expect(chained(), CHAIN_LENGTH, "end of the chain")
+
+
+def fan_out_fan_in(runner: TaskRunner, workdir: Path) -> None:
+    """A map of 20, then one run taking all 20 futures."""
+
+    @flow(task_runner=runner)
+    def fans() -> int:
+        return t.total.submit(t.inc.map(range(20))).result()  # type: ignore[no-any-return]
+
+    _expect(fans(), sum(range(1, 21)), "total")
+
+
+def nested(runner: TaskRunner, workdir: Path) -> None:
+    """8 runs that each submit a run and wait for it, from inside their own run."""
+
+    @flow(task_runner=runner)
+    def waits() -> list[int]:
+        return [f.result() for f in t.parent.map(range(WAITING_PARENTS))]
+
+    _expect(waits(), [(x + 1) * 10 for x in range(WAITING_PARENTS)], "parents' results")
+
+
+def async_chain(runner: TaskRunner, workdir: Path) -> None:
+    """30 async runs, each taking the one before it."""
+
+    @flow(task_runner=runner)
+    def chained() -> int:
+        future = t.async_inc.submit(0)
+        for _ in range(29):
+            future = t.async_inc.submit(future)
+        return future.result()  # type: ignore[no-any-return]
+
+    _expect(chained(), 30, "end of the async chain")
+
+
+def mixed_sync_async(runner: TaskRunner, workdir: Path) -> None:
+    """Sync and async runs taking each other's results, and an async map into a sync run."""
+
+    @flow(task_runner=runner)
+    def mixed() -> tuple[int, int]:
+        future = t.inc.submit(0)
+        for step in range(19):
+            future = (t.async_inc if step % 2 == 0 else t.inc).submit(future)
+        summed = t.total.submit(t.async_inc.map(range(10)))
+        return future.result(), summed.result()
+
+    _expect(mixed(), (20, sum(range(1, 11))), "results")
+
+
+def retries(runner: TaskRunner, workdir: Path) -> None:
+    """A run that completes on its third attempt, and one that fails on both of its own."""
+    counter = workdir / "attempts"
+
+    @flow(task_runner=runner)
+    def retried() -> tuple[int, StateType]:
+        failing = t.always_fail.submit()
+        attempts = t.fail_twice.submit(counter).result()
+        failing.wait()
+        return attempts, failing.state.type
+
+    _expect(retried(), (3, StateType.FAILED), "attempts, the other run's state")
+
+
+def timeouts(runner: TaskRunner, workdir: Path) -> None:
+    """A run past its timeout ends `TimedOut`, and the flow goes on."""
+
+    @flow(task_runner=runner)
+    def times_out() -> tuple[str, int]:
+        late = t.oversleep.submit(0.5)
+        on_time = t.add.submit(1, 1)
+        return late.wait().name, on_time.result()  # type: ignore[union-attr]
+
+    _expect(times_out(), ("TimedOut", 2), "timed-out state, other result")
+
+
+def subflow(runner: TaskRunner, workdir: Path) -> None:
+    """Subflows with runners of their own: a copy of this runner, and an inline one."""
+
+    @flow(task_runner=runner)
+    def child(n: int) -> int:
+        return t.total.submit(t.inc.map(range(n))).result()  # type: ignore[no-any-return]
+
+    @flow(task_runner=InlineTaskRunner())
+    def inline_child(n: int) -> int:
+        return t.total.submit(t.inc.map(range(n))).result()  # type: ignore[no-any-return]
+
+    @flow(task_runner=runner)
+    def parent() -> tuple[int, int, int]:
+        first = t.inc.submit(0)
+        return first.result(), child(5), inline_child(3)
+
+    _expect(parent(), (1, 15, 6), "results")
+
+
+#: Every scenario that runs inside one process, by name. The Ctrl-C scenario, which needs a
+#: process of its own per run, is `taskloom.testing.stress.ctrl_c`.
+SCENARIOS: dict[str, Scenario] = {
+    scenario.__name__.replace("_", "-"): scenario
+    for scenario in (
+        failure_downstream,
+        chain,
+        fan_out_fan_in,
+        nested,
+        async_chain,
+        mixed_sync_async,
+        retries,
+        timeouts,
+        subflow,
+    )
+}
