@@ -13,6 +13,11 @@ from taskloom_dask import DaskTaskRunner, LocalDaskTaskRunner
 
 
 class TestDaskTaskRunnerOnATemporaryCluster(TaskRunnerStandardSuite):
+    # The Ctrl-C test runs a cluster of worker processes; the others an in-process one, which
+    # starts faster.
+    runner = "tests.stress.runners:dask"
+    stress_runs = 1
+
     @pytest.fixture
     def task_runner(self) -> TaskRunner:
         return DaskTaskRunner(cluster_kwargs=IN_PROCESS_CLUSTER)
@@ -25,15 +30,11 @@ class TestDaskTaskRunnerOnAnExistingCluster(TaskRunnerStandardSuite):
 
 
 class TestLocalDaskTaskRunnerOnThreads(TaskRunnerStandardSuite):
-    @pytest.fixture
-    def task_runner(self) -> TaskRunner:
-        return LocalDaskTaskRunner(scheduler="threads", num_workers=4)
+    runner = "tests.stress.runners:local_dask_threads"
 
 
 class TestLocalDaskTaskRunnerOnProcesses(TaskRunnerStandardSuite):
-    @pytest.fixture
-    def task_runner(self) -> TaskRunner:
-        return LocalDaskTaskRunner(scheduler="processes", num_workers=2)
+    runner = "tests.stress.runners:local_dask_processes"
 
 
 class TestLocalDaskTaskRunnerSynchronous(TaskRunnerStandardSuite):

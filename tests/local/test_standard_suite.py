@@ -10,6 +10,7 @@ from taskloom_local import ConcurrentTaskRunner, ProcessPoolTaskRunner, Sequenti
 
 
 class TestSequentialTaskRunner(TaskRunnerStandardSuite):
+    runner = "sequential"
     runs_concurrently = False
 
     @pytest.fixture
@@ -18,18 +19,23 @@ class TestSequentialTaskRunner(TaskRunnerStandardSuite):
 
 
 class TestConcurrentTaskRunner(TaskRunnerStandardSuite):
+    runner = "concurrent"
+
     @pytest.fixture
     def task_runner(self) -> TaskRunner:
         return ConcurrentTaskRunner()
 
 
 class TestProcessPoolTaskRunner(TaskRunnerStandardSuite):
+    runner = "tests.stress.runners:processes"
+
     @pytest.fixture
     def task_runner(self) -> TaskRunner:
         return ProcessPoolTaskRunner(max_workers=2)
 
 
 class TestInlineTaskRunner(TaskRunnerStandardSuite):
+    runner = "taskloom.testing:InlineTaskRunner"
     runs_concurrently = False
 
     @pytest.fixture

@@ -27,6 +27,8 @@ def connected_cluster() -> Iterator[RayCluster]:
 
 
 class TestRayTaskRunnerOnACluster(TaskRunnerStandardSuite):
+    stress_runs = 1
+
     @pytest.fixture
     def task_runner(self, connected_cluster: RayCluster) -> TaskRunner:
         return RayTaskRunner(address=connected_cluster.address)

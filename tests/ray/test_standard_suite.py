@@ -12,6 +12,10 @@ pytestmark = pytest.mark.xdist_group("ray-standard-suite")
 
 
 class TestRayTaskRunner(TaskRunnerStandardSuite):
+    # The Ctrl-C test starts a Ray of its own, in the flow process it interrupts.
+    runner = "tests.stress.runners:ray"
+    stress_runs = 1
+
     @pytest.fixture
     def task_runner(self, local_ray: RayTaskRunner) -> TaskRunner:
         return RayTaskRunner()

@@ -14,6 +14,7 @@ from taskloom.states import StateType
 from taskloom.task_runners import TaskRunner
 from taskloom.testing import _tasks as t
 from taskloom.testing._inline import InlineTaskRunner
+from taskloom.testing._scenarios import SCENARIOS
 
 
 def _overlap(first: tuple[float, float], second: tuple[float, float]) -> bool:
@@ -21,14 +22,29 @@ def _overlap(first: tuple[float, float], second: tuple[float, float]) -> bool:
 
 
 class TaskRunnerStandardSuite:
-    """Subclass with a `task_runner` fixture returning an unstarted runner."""
+    """Subclass naming the runner in `runner`, or with a `task_runner` fixture returning an
+    unstarted runner."""
 
+    #: The runner under test as `python -m taskloom.testing.stress --runner` takes it: a
+    #: `task_runner=` string or `module:function`. Needed by the Ctrl-C test, which runs the
+    #: runner in a process of its own; enough alone, without a `task_runner` fixture.
+    runner: str | None = None
     #: False for runners that run one task run at a time, in submission order.
     runs_concurrently: bool = True
+    #: How many times each stress scenario runs here (the stress harness runs them thousands
+    #: of times, in fresh processes).
+    stress_runs: int = 2
 
     @pytest.fixture
     def task_runner(self) -> TaskRunner:
-        raise NotImplementedError("a runner's test class provides the task_runner fixture")
+        if self.runner is None:
+            raise NotImplementedError(
+                "a runner's test class names its runner in `runner` or provides the "
+                "task_runner fixture"
+            )
+        from taskloom.testing.stress import load_runner
+
+        return load_runner(self.runner)
 
     # -- results ------------------------------------------------------------------------------
 
@@ -245,6 +261,30 @@ class TaskRunnerStandardSuite:
         state = parent(return_state=True)
         assert state.is_failed()
         assert state.message == "1/2 states failed."
+
+    # -- stress scenarios ---------------------------------------------------------------------
+
+    @pytest.mark.parametrize("scenario", list(SCENARIOS))
+    def test_stress_scenario_runs_right(
+        self, task_runner: TaskRunner, scenario: str, tmp_path: Path
+    ) -> None:
+        for attempt in range(self.stress_runs):
+            workdir = tmp_path / str(attempt)
+            workdir.mkdir()
+            SCENARIOS[scenario](task_runner, workdir)
+
+    @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+    def test_a_signal_in_the_middle_of_a_map_cancels_the_flow_quietly(
+        self, signal_name: str
+    ) -> None:
+        if self.runner is None:
+            pytest.skip("the runner is not named in `runner`: it cannot run in another process")
+        import signal
+
+        from taskloom.testing.stress import ctrl_c_run
+
+        outcome = ctrl_c_run(self.runner, getattr(signal, signal_name), timeout=60)
+        assert outcome["ok"], outcome["error"]
 
     # -- the runner object ------------------------------------------------------------------
 

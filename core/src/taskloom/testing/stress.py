@@ -275,6 +275,13 @@ def stress(options: Options, scenarios: Sequence[str], out: Any = sys.stdout) ->
 
 def _ctrl_c_run(options: Options, number: int) -> dict[str, Any]:
     signum = signal.SIGINT if number % 2 == 0 else signal.SIGTERM
+    return ctrl_c_run(options.runner, signum, options.timeout, options.jitter)
+
+
+def ctrl_c_run(runner: str, signum: int, timeout: float, jitter: float = 0.0) -> dict[str, Any]:
+    """One run of the Ctrl-C scenario: `{"ok": True, ...}`, or `"ok": False` and the `"error"`
+    saying what went wrong (with the end of what the flow printed)."""
+    options = Options(runner, 1, 1, 1, timeout, jitter, None)
     expected_codes = {-signal.SIGINT, 130} if signum == signal.SIGINT else {143}
     with tempfile.TemporaryDirectory(prefix="taskloom-ctrl-c-") as folder:
         marker, script = Path(folder) / "started", Path(folder) / "long_map.py"
@@ -300,6 +307,7 @@ def _ctrl_c_run(options: Options, number: int) -> dict[str, Any]:
             if process.poll() is None:
                 _kill_group(process)
             reader.join(10)
+            process.stdout.close()
 
 
 def _read_lines(stream: Any, lines: list[tuple[float, str]]) -> None:
