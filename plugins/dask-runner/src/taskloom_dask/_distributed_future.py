@@ -123,10 +123,15 @@ class DaskFuture(TaskloomFuture):
         call = self.call
         exc = _error_of(dask_future)
         if isinstance(exc, TaskRunFailure):
-            state = call.state_from_error(exc)
-            if exc.task_run_name != call.task_run_name:
-                # Dask skipped this run for its upstream's failure; the worker never saw it.
-                call.finish(state)
+            if exc.task_run_name == call.task_run_name:
+                state = exc.state
+            else:
+                # Dask skipped this run for an upstream's failure (the worker never saw it) and
+                # hands down the first failure of the chain: name the upstream run of this one
+                # that did not complete, as every runner does.
+                state = call.finish(
+                    call.not_ready(_first_incomplete(self._upstream) or exc.task_run_name)
+                )
             self._release_arguments()
             return state
         # An engine error (a worker died, a key was cancelled...): this run's, or an upstream's.
@@ -177,6 +182,23 @@ class DaskFuture(TaskloomFuture):
         self.call.args = ()
         self.call.kwargs = {}
         self._upstream = ()
+
+
+def _first_incomplete(upstream: Sequence[TaskloomFuture]) -> str | None:
+    """The name of the first of `upstream` that did not complete."""
+    for future in upstream:
+        if isinstance(future, DaskFuture):
+            # Only whether it completed matters: its own state is worked out when it is waited
+            # for (doing that here would recurse along a long chain of failures).
+            if future._final is None and future._dask.status != "finished":
+                return future.task_run_name
+            if future._final is not None and not future._final.is_completed():
+                return future.task_run_name
+            continue
+        state = future.wait()
+        if state is not None and not state.is_completed():
+            return future.task_run_name
+    return None
 
 
 def _wait_for(dask_future: Future, timeout: float | None) -> bool:  # type: ignore[type-arg]
