@@ -42,8 +42,9 @@ def failure_downstream(runner: TaskRunner, workdir: Path) -> None:
         ok = t.add.submit(1, 1)
         # Read here: on some engines results live only as long as their flow run.
         seen["ok"] = ok.result()
-        seen["states"] = {name: future.wait() for name, future in zip("abc", (a, b, c))}
-        seen["names"] = {name: future.task_run_name for name, future in zip("abc", (a, b, c))}
+        runs = {"a": a, "b": b, "c": c}
+        seen["states"] = {name: future.wait() for name, future in runs.items()}
+        seen["names"] = {name: future.task_run_name for name, future in runs.items()}
 
     state = fails(return_state=True)
     _expect((state.type, state.message), (StateType.FAILED, "3/4 states failed."), "flow state")
