@@ -5,6 +5,7 @@
 - `isolated-core`, `isolated-local`, `isolated-dask`, `isolated-ray`: one package built and
   installed as users get it (with the in-repo packages it depends on, nothing else), its engine
   absent where it is not one of its dependencies, and its own test folder run against it.
+- `stress`: the stress harness on every runner; plain, the short pass `./nox` runs.
 - `example`: the seeds' flow (a sequential flow with a Dask subflow).
 - `benchmarks`: per-task overhead of each runner beside its raw engine.
 
@@ -37,6 +38,7 @@ nox.options.sessions = [
     "isolated-local",
     "isolated-dask",
     "isolated-ray",
+    "stress",
 ]
 
 PYTHON = "3.11"
@@ -49,7 +51,7 @@ RAY = "plugins/ray-runner"
 PACKAGES = (CORE, LOCAL, DASK, RAY)
 
 # The same releases as the development environment, so every session tests what was developed.
-PYTEST = ("pytest==9.2.0", "pytest-xdist==3.8.0")
+PYTEST = ("pytest==9.2.0", "pytest-xdist==3.8.0", "pytest-timeout==2.4.0")
 # The local, Dask and Ray tests watch processes (children left behind, memory) with psutil.
 TEST_TOOLS = (*PYTEST, "psutil==7.2.2")
 # `python -m` puts the repository root on `sys.path`, and so on that of the processes the tests
@@ -169,6 +171,56 @@ def isolated_dask(session: nox.Session) -> None:
 def isolated_ray(session: nox.Session) -> None:
     """taskloom-ray (and taskloom, taskloom-local), no Dask: tests/ray."""
     run_isolated(session, ISOLATED["ray"])
+
+
+#: The runners the stress harness runs on (`tests/stress/runners.py`), with the runs of each
+#: scenario in the short pass `./nox` runs on every submission (a few hundred runs in all:
+#: flow runs on worker processes, clusters and Ray take seconds each), and their options.
+STRESS = {
+    "sequential": (10, ()),
+    "concurrent": (10, ()),
+    "processes": (3, ()),
+    "local_dask_threads": (10, ()),
+    "local_dask_processes": (3, ()),
+    "dask": (2, ()),
+    # One Ray per batch process, which the runs join: a local Ray takes seconds to start.
+    "ray": (2, ("--setup", "tests.stress.runners:shared_ray")),
+}
+
+
+@nox.session(python=PYTHON)
+def stress(session: nox.Session) -> None:
+    """The stress harness (`python -m taskloom.testing.stress`) on every runner.
+
+    Plain, the short pass; `-- --runs 1000` the full one. Runner names first (`-- concurrent
+    dask --runs 200`) pick runners; other arguments go to the harness. Each runner's tallies
+    are written to `.nox/stress/<runner>.json`.
+    """
+    session.install(*editable(*PACKAGES))
+    args = list(session.posargs)
+    names = []
+    while args and args[0] in STRESS:
+        names.append(args.pop(0))
+    results = ROOT / ".nox" / "stress"
+    results.mkdir(parents=True, exist_ok=True)
+    for name in names or list(STRESS):
+        runs, options = STRESS[name]
+        short = () if "--runs" in args else ("--runs", str(runs))
+        session.run(
+            "python",
+            "-m",
+            "taskloom.testing.stress",
+            "--runner",
+            f"tests.stress.runners:{name}",
+            # Two batches at a time: much of a batch is waiting for processes to start.
+            "--jobs",
+            "2",
+            *short,
+            *options,
+            "--json",
+            str(results / f"{name}.json"),
+            *args,
+        )
 
 
 @nox.session(python=PYTHON)

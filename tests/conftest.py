@@ -3,6 +3,7 @@ scripts run as `__main__`."""
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -15,6 +16,12 @@ from pathlib import Path
 import pytest
 
 import taskloom
+from taskloom._logging import ensure_console_logging
+
+#: Where a hanging test's stacks go: the terminal's stderr as it was before output capture.
+_STACKS_FD: list[int] = []
+#: How long before its time limit a test's threads' stacks are dumped.
+DUMP_BEFORE_TIMEOUT = 5.0
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -23,6 +30,23 @@ def pytest_configure(config: pytest.Config) -> None:
     # terminal's foreground job does. A handler (unlike "ignored") is reset by `exec`.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert sys.__stderr__ is not None
+    _STACKS_FD.append(os.dup(sys.__stderr__.fileno()))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    """Dump every thread's stack shortly before the test's time limit (pytest-timeout's own
+    dump goes nowhere under xdist, whose worker it then ends)."""
+    marker = item.get_closest_marker("timeout")
+    limit = float(marker.args[0] if marker else item.config.getini("timeout"))
+    faulthandler.dump_traceback_later(
+        max(1.0, limit - DUMP_BEFORE_TIMEOUT), file=_STACKS_FD[0], exit=False
+    )
+    try:
+        return (yield)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 class LogLines(logging.Handler):
@@ -43,6 +67,10 @@ class LogLines(logging.Handler):
 @pytest.fixture
 def taskloom_log() -> Iterator[LogLines]:
     """The `taskloom` logger's lines while the test runs (INFO and up)."""
+    # The logger as the process's first flow run leaves it, before this handler joins: were a
+    # flow run here the first, it would take the handler for the application's own and leave
+    # the logger without its console handler (and, after this test, below INFO) for good.
+    ensure_console_logging()
     logger = logging.getLogger("taskloom")
     handler = LogLines()
     level = logger.level

@@ -5,10 +5,9 @@ Ray starts slowly and the machine is small, so a module shares one Ray where its
 it), and the cluster modules keep their clusters (`ray_clusters.ray_cluster_running`) up for the
 module. Every process a test starts is stopped by the fixture that started it.
 
-Each of those modules marks its tests with an `xdist_group`, so that under `--dist loadgroup`
-they run on one xdist worker and share its Ray. (With pytest 9.2 and pytest-xdist 3.8 the
-groups are not honoured: a module's tests may run on two workers, each starting its own Ray.
-The tests hold either way; clusters take turns across processes, see `ray_clusters`.)
+Under xdist a module's tests may run on two workers, each starting its own Ray (for its part of
+the module): the tests hold either way, and clusters take turns across processes (see
+`ray_clusters`).
 """
 
 from __future__ import annotations
@@ -40,6 +39,9 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(16))
 
 
+RAY_TEST_TIMEOUT = 300
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Ray's driver side leaves text-mode pipes of its own for the garbage collector to close,
     # at a moment that depends on the collector: under `filterwarnings = error` each one would
@@ -47,6 +49,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(item.path).is_relative_to(HERE):
             item.add_marker(pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning"))
+            # A module's first test starts its Ray (a `ray start` cluster takes a minute or two
+            # on a busy machine); the others' own limit is the project's.
+            item.add_marker(pytest.mark.timeout(RAY_TEST_TIMEOUT))
 
 
 @pytest.fixture(scope="module")

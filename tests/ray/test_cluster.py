@@ -20,9 +20,6 @@ import ray_runner_tasks as rt
 from ray_clusters import RayCluster, ray_cluster_running, ray_environment
 from taskloom import flow
 
-# One group for both cluster modules: clusters take turns anyway (see `ray_clusters`).
-pytestmark = pytest.mark.xdist_group("ray-clusters")
-
 TOKEN = "taskloom-test-token-0123456789abcdef"
 
 

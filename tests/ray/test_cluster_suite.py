@@ -11,9 +11,6 @@ from taskloom.task_runners import TaskRunner
 from taskloom.testing import TaskRunnerStandardSuite
 from taskloom_ray import RayTaskRunner
 
-# One group for both cluster modules: clusters take turns anyway (see `ray_clusters`).
-pytestmark = pytest.mark.xdist_group("ray-clusters")
-
 
 @pytest.fixture(scope="module")
 def connected_cluster() -> Iterator[RayCluster]:

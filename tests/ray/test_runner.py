@@ -17,7 +17,7 @@ from taskloom.futures import TaskloomFuture
 from taskloom.states import StateType
 from taskloom_ray import RayTaskRunner, _session, remote_options
 
-pytestmark = [pytest.mark.usefixtures("local_ray"), pytest.mark.xdist_group("ray-local")]
+pytestmark = pytest.mark.usefixtures("local_ray")
 
 
 def test_a_future_argument_reaches_the_dependent_task_without_the_flow_loading_it() -> None:

@@ -8,8 +8,6 @@ from taskloom.task_runners import TaskRunner
 from taskloom.testing import TaskRunnerStandardSuite
 from taskloom_ray import RayTaskRunner
 
-pytestmark = pytest.mark.xdist_group("ray-standard-suite")
-
 
 class TestRayTaskRunner(TaskRunnerStandardSuite):
     # The Ctrl-C test starts a Ray of its own, in the flow process it interrupts.

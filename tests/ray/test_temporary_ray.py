@@ -18,8 +18,6 @@ from ray_clusters import is_loopback, listening_addresses
 from taskloom import flow
 from taskloom_ray import RayTaskRunner
 
-pytestmark = pytest.mark.xdist_group("ray-temporary")
-
 
 @dataclass
 class Observed:

@@ -73,15 +73,3 @@ def shared_ray() -> Callable[[], None]:
     keeper = ray()
     keeper.start()
     return keeper.shutdown
-
-
-#: Every runner, with the harness options it runs under (`noxfile.py`'s `stress` session).
-RUNNERS: dict[str, tuple[str, ...]] = {
-    "sequential": (),
-    "concurrent": (),
-    "processes": (),
-    "local_dask_threads": (),
-    "local_dask_processes": (),
-    "dask": (),
-    "ray": ("--setup", "tests.stress.runners:shared_ray"),
-}

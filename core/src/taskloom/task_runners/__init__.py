@@ -14,6 +14,7 @@ from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.task_runners._base import TaskRunner
 from taskloom.task_runners._dependencies import unstarted_upstream_first, when_final
 from taskloom.task_runners._thread_calls import ThreadCalls
+from taskloom.task_runners._worker_signals import leave_signals_to_the_flow, signals_blocked
 
 __all__ = [
     "FinishedFuture",
@@ -21,6 +22,8 @@ __all__ = [
     "TaskRunner",
     "TaskloomFuture",
     "ThreadCalls",
+    "leave_signals_to_the_flow",
+    "signals_blocked",
     "unstarted_upstream_first",
     "when_final",
 ]

@@ -8,7 +8,8 @@
 or `module:function`, a function returning an unstarted runner (`pkg.runners:two_threads`).
 
 Every scenario of `taskloom.testing` (see `SCENARIOS`) runs `--runs` times, in batches of
-`--batch` runs sharing one fresh process, `--jobs` batches at a time. Each run:
+`--batch` runs sharing one fresh process (the scenarios taking turns in it), `--jobs` batches
+at a time. Each run:
 
 - waits at random points: each task sleeps up to `--jitter` seconds first; half the runs go
   through a hook plugin that pauses as long around every runner step (start, submit, wait,
@@ -16,7 +17,8 @@ Every scenario of `taskloom.testing` (see `SCENARIOS`) runs `--runs` times, in b
 - has `--timeout` seconds: a run still going then is *hung*, and every thread's stack is
   dumped (faulthandler) into the report;
 - is *wrong* when its result is, or when it left a process behind (one it started that is
-  still alive 5 s after it ended).
+  still alive 5 s after it ended; multiprocessing's resource tracker, which lives as long as
+  the process that started it, aside).
 
 The `ctrl-c` scenario runs each time in a process of its own: a flow maps 400 tasks of 50 ms,
 and once they run it gets SIGINT or SIGTERM (alternately) sent to its process group, as a
@@ -151,9 +153,10 @@ def _environment(options: Options) -> dict[str, str]:
     return env
 
 
-def _run_batch(options: Options, scenario: str, runs: int) -> list[dict[str, Any]]:
-    """Run `runs` runs in one fresh process; their outcomes (fewer when one hung or crashed:
-    the caller runs the rest in another batch)."""
+def _run_batch(options: Options, batch: list[str]) -> list[dict[str, Any]]:
+    """Run the scenarios of `batch`, a run each, in one fresh process; their outcomes, which
+    name their scenario (fewer than the batch when one hung or crashed: the caller runs the
+    rest in another batch)."""
     with tempfile.TemporaryDirectory(prefix="taskloom-stress-") as folder:
         results, log = Path(folder) / "results.jsonl", Path(folder) / "stderr"
         command = [
@@ -161,11 +164,9 @@ def _run_batch(options: Options, scenario: str, runs: int) -> list[dict[str, Any
             "-m",
             "taskloom.testing.stress",
             "--worker",
-            scenario,
+            ",".join(batch),
             "--runner",
             options.runner,
-            "--runs",
-            str(runs),
             "--timeout",
             str(options.timeout),
             "--jitter",
@@ -175,7 +176,7 @@ def _run_batch(options: Options, scenario: str, runs: int) -> list[dict[str, Any
         ]
         if options.setup:
             command += ["--setup", options.setup]
-        limit = runs * (options.timeout + LEFTOVER_GRACE) + 120
+        limit = len(batch) * (options.timeout + LEFTOVER_GRACE) + 120
         with open(log, "wb") as stderr:
             process = subprocess.Popen(
                 command,
@@ -196,7 +197,7 @@ def _run_batch(options: Options, scenario: str, runs: int) -> list[dict[str, Any
             if results.exists()
             else []
         )
-        if process.returncode != 0 or killed:
+        if (process.returncode != 0 or killed) and len(outcomes) < len(batch):
             text = log.read_text(errors="replace")
             hung = killed or _HANG_MARKER in text
             if hung and _HANG_MARKER in text:
@@ -208,7 +209,12 @@ def _run_batch(options: Options, scenario: str, runs: int) -> list[dict[str, Any
             else:
                 what = f"ended its process (status {process.returncode}):\n{_tail(text, 60)}"
             outcomes.append(
-                {"ok": False, "hung": hung, "error": f"run {len(outcomes) + 1} of a batch {what}"}
+                {
+                    "scenario": batch[len(outcomes)],
+                    "ok": False,
+                    "hung": hung,
+                    "error": f"run {len(outcomes) + 1} of a batch {what}",
+                }
             )
         return outcomes
 
@@ -223,51 +229,55 @@ def _tail(text: str, lines: int) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _stress_scenario(options: Options, scenario: str) -> Tally:
-    tally = Tally(scenario)
-    if scenario == CTRL_C:
-        with ThreadPoolExecutor(options.jobs) as pool:
-            for outcome in pool.map(lambda n: _ctrl_c_run(options, n), range(options.runs)):
-                tally.add(outcome)
-        return tally
-    remaining = options.runs
-    lock = threading.Lock()
+def _plan(scenarios: Sequence[str], runs: int, batch: int) -> list[list[str]]:
+    """The batches: every scenario's runs, taking turns, `batch` runs to a process."""
+    order = [name for _ in range(runs) for name in scenarios]
+    return [order[start : start + batch] for start in range(0, len(order), batch)]
 
-    def next_batch() -> int:
-        nonlocal remaining
-        with lock:
-            size = min(options.batch, remaining)
-            remaining -= size
-            return size
+
+def stress(options: Options, scenarios: Sequence[str], out: Any = sys.stdout) -> list[Tally]:
+    """Run the scenarios; print a row for each and what went wrong; return their tallies."""
+    tallies = {name: Tally(name) for name in scenarios}
+    in_process = [name for name in scenarios if name != CTRL_C]
+    pending = _plan(in_process, options.runs, options.batch)
+    if CTRL_C in tallies:
+        pending += [[CTRL_C]] * options.runs
+    lock = threading.Lock()
+    interrupted = 0
 
     def serve() -> None:
-        while size := next_batch():
-            outcomes = _run_batch(options, scenario, size)
+        nonlocal interrupted
+        while True:
+            with lock:
+                if not pending:
+                    return
+                batch = pending.pop(0)
+                number = interrupted
+                if batch == [CTRL_C]:
+                    interrupted += 1
+            if batch == [CTRL_C]:
+                outcomes = [{"scenario": CTRL_C, **_ctrl_c_run(options, number)}]
+            else:
+                outcomes = _run_batch(options, batch)
             with lock:
                 for outcome in outcomes:
-                    tally.add(outcome)
-                nonlocal remaining
-                remaining += max(0, size - len(outcomes))
+                    tallies[outcome["scenario"]].add(outcome)
+                # The run that hung or crashed has its outcome; those after it run again.
+                if len(outcomes) < len(batch):
+                    pending.append(batch[len(outcomes) :])
 
     with ThreadPoolExecutor(options.jobs) as pool:
         for done in [pool.submit(serve) for _ in range(options.jobs)]:
             done.result()
-    return tally
-
-
-def stress(options: Options, scenarios: Sequence[str], out: Any = sys.stdout) -> list[Tally]:
-    """Run the scenarios; print a row for each as it ends; return their tallies."""
     print(f"{options.runner}: {options.runs} runs per scenario", file=out)
-    print(HEADER, file=out, flush=True)
-    tallies = []
-    for scenario in scenarios:
-        tally = _stress_scenario(options, scenario)
-        print(tally.row(), file=out, flush=True)
-        tallies.append(tally)
-    for tally in tallies:
+    print(HEADER, file=out)
+    for tally in tallies.values():
+        print(tally.row(), file=out)
+    for tally in tallies.values():
         for problem in tally.problems:
             print(f"\n--- {tally.scenario}: {problem}", file=out)
-    return tallies
+    out.flush()
+    return list(tallies.values())
 
 
 # -- the Ctrl-C scenario -------------------------------------------------------------------------
@@ -361,6 +371,20 @@ def _interrupt(
     return {"ok": True, "seconds": seconds, "lines": len(response)}
 
 
+# Helpers a process starts once and keeps till it exits: multiprocessing's resource tracker,
+# which the first pool of spawned workers starts.
+_PROCESS_WIDE = (b"multiprocessing.resource_tracker",)
+
+
+def _process_wide(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            command = file.read()
+    except OSError:
+        return False
+    return any(helper in command for helper in _PROCESS_WIDE)
+
+
 def _outlived(pids: list[int]) -> list[int]:
     deadline = time.monotonic() + LEFTOVER_GRACE
     while (left := _process_tree.alive(pids)) and time.monotonic() < deadline:
@@ -443,7 +467,7 @@ _SWITCH_INTERVALS = (1e-6, 1e-5, 1e-4, 1e-3, 5e-3)
 def _batch(args: argparse.Namespace) -> None:
     from taskloom._plugins import get_plugin_manager
 
-    scenario = SCENARIOS[args.worker]
+    scenarios = args.worker.split(",")
     runner = load_runner(args.runner)
     teardown = None
     if args.setup:
@@ -454,7 +478,7 @@ def _batch(args: argparse.Namespace) -> None:
     began = _process_tree.now()
     default_interval = sys.getswitchinterval()
     with open(args.results, "a", encoding="utf-8") as results:
-        for _ in range(args.runs):
+        for name in scenarios:
             paused = random.random() < 0.5
             if paused:
                 plugins.register(plugin)
@@ -465,7 +489,7 @@ def _batch(args: argparse.Namespace) -> None:
             start = time.monotonic()
             error = None
             try:
-                scenario(runner, workdir)
+                SCENARIOS[name](runner, workdir)
             except BaseException:
                 error = traceback.format_exc()
             finally:
@@ -475,10 +499,10 @@ def _batch(args: argparse.Namespace) -> None:
                 if paused:
                     plugins.unregister(plugin)
             new = [pid for pid in _process_tree.started_since(began) if pid not in before]
-            left = _outlived(new)
+            left = [pid for pid in _outlived(new) if not _process_wide(pid)]
             if left and error is None:
                 error = f"processes left behind: {left}"
-            outcome = {"ok": error is None, "error": error, "seconds": seconds}
+            outcome = {"scenario": name, "ok": error is None, "error": error, "seconds": seconds}
             results.write(json.dumps(outcome) + "\n")
             results.flush()
             shutil.rmtree(workdir, ignore_errors=True)
@@ -507,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jitter", type=float, default=0.002, help="longest random pause, s")
     parser.add_argument("--setup", help="module:function called in each batch process first")
     parser.add_argument("--json", help="write the tallies there as JSON")
-    parser.add_argument("--worker", choices=tuple(SCENARIOS), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--results", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

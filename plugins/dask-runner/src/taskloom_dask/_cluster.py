@@ -9,6 +9,7 @@ from typing import Any
 import dask
 
 from taskloom.exceptions import TaskRunnerError
+from taskloom.task_runners import signals_blocked
 from taskloom_dask._main_guard import GUARD_HINT, main_script_lacks_guard
 
 ClusterFactory = Callable[..., Any]
@@ -114,7 +115,9 @@ def create_cluster(
         # Read by each nanny as it is created, and given to every worker it starts.
         "distributed.worker.preload": preloads,
     }
-    with dask.config.set(settings):
+    # Threads the cluster starts (its event loop, which starts worker processes) inherit the
+    # blocked signals, and so do the processes: see `_worker_signals`.
+    with dask.config.set(settings), signals_blocked():
         try:
             cluster = factory(**kwargs)
         except Exception as exc:

@@ -9,7 +9,6 @@ soon as its task finishes, not when its batch does.
 from __future__ import annotations
 
 import itertools
-import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -21,6 +20,8 @@ from taskloom.task_runners import (
     TaskCall,
     TaskRunner,
     ThreadCalls,
+    leave_signals_to_the_flow,
+    signals_blocked,
     unstarted_upstream_first,
     when_final,
 )
@@ -113,7 +114,7 @@ class LocalDaskTaskRunner(TaskRunner):
             return
         # Worker processes are stopped; threads were told to stop their runs (above).
         # (ProcessPoolExecutor has no public way to reach its processes before Python 3.14.)
-        # SIGKILL: they ignore SIGTERM (see `_leave_signals_to_the_flow`).
+        # SIGKILL: they ignore SIGTERM (see `leave_signals_to_the_flow`).
         processes = list((getattr(pool, "_processes", None) or {}).values())
         for process in processes:
             process.kill()
@@ -153,7 +154,7 @@ class LocalDaskTaskRunner(TaskRunner):
             from dask.multiprocessing import get_context
 
             return ProcessPoolExecutor(
-                self.workers, mp_context=get_context(), initializer=_leave_signals_to_the_flow
+                self.workers, mp_context=get_context(), initializer=leave_signals_to_the_flow
             )
         return ThreadPoolExecutor(
             self.workers,
@@ -251,8 +252,12 @@ class LocalDaskTaskRunner(TaskRunner):
 
             try:
                 # One run per message to a worker: dask's default sends up to 6 ready calls
-                # to one process, which runs them one after another.
-                dask.multiprocessing.get(graph, keys, pool=pool, callbacks=callbacks, chunksize=1)
+                # to one process, which runs them one after another. The pool may start worker
+                # processes meanwhile (see `leave_signals_to_the_flow`).
+                with signals_blocked():
+                    dask.multiprocessing.get(
+                        graph, keys, pool=pool, callbacks=callbacks, chunksize=1
+                    )
             except BrokenProcessPool as exc:
                 raise _PoolBrokenError(exc) from exc
         else:
@@ -308,18 +313,6 @@ class _PoolBrokenError(Exception):
 
 def _mark_pool_thread(runner: LocalDaskTaskRunner) -> None:
     pool_thread.runner = runner
-
-
-def _leave_signals_to_the_flow() -> None:
-    """In a worker process: ignore SIGINT and SIGTERM.
-
-    A terminal sends Ctrl-C to the whole process group, and a service manager its SIGTERM to
-    every process of the service. The flow's process hears it and cancels its runs, stopping
-    its workers itself; workers that heard it too would die on their own first (printing a
-    `KeyboardInterrupt` traceback each), and the runs in them would end `Crashed`.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _upstream_of(future: LocalDaskFuture) -> Sequence[TaskloomFuture]:

@@ -4,18 +4,21 @@ SIGTERM to the flow's process, and say nothing of the runs a closing worker drop
 A terminal sends Ctrl-C to its whole process group, and a service manager its SIGTERM to every
 process of the service, the cluster's worker processes included. The flow's process hears it,
 cancels its runs and closes the cluster itself (its nannies ask their workers to close, and
-kill them if they do not); a worker that heard it too would stop on its own and print its
-`KeyboardInterrupt` and `CancelledError` tracebacks, or be restarted by its nanny. When the flow
-closes the cluster with runs still going, each worker logs a warning per run it drops; the flow
-has said already that they were cancelled.
+kill them if they do not). A worker that heard it too would stop on its own and print its
+`KeyboardInterrupt` and `CancelledError` tracebacks, or be restarted by its nanny: the cluster
+is created with the signals blocked, so its workers start with them blocked (see
+`taskloom.task_runners.signals_blocked`), and this preload ignores them. When the flow closes
+the cluster with runs still going, each worker logs a warning per run it drops; the flow has
+said already that they were cancelled.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from typing import Any
+
+from taskloom.task_runners import leave_signals_to_the_flow
 
 #: The name the preload is given by.
 MODULE = __name__
@@ -34,6 +37,5 @@ def dask_setup(worker: Any) -> None:
     # A worker run in the flow's own process (`processes=False`) runs off the main thread and
     # must leave the flow's handlers and logging alone.
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        leave_signals_to_the_flow()
         logging.getLogger("distributed.worker.state_machine").addFilter(_DroppedOnClose())

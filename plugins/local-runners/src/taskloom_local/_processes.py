@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
@@ -15,7 +14,13 @@ import cloudpickle
 
 from taskloom.futures import TaskloomFuture
 from taskloom.states import Crashed, Failed, State
-from taskloom.task_runners import TaskCall, TaskRunner, when_final
+from taskloom.task_runners import (
+    TaskCall,
+    TaskRunner,
+    leave_signals_to_the_flow,
+    signals_blocked,
+    when_final,
+)
 from taskloom_local._pickling import (
     describe_unpicklable,
     dumps_call,
@@ -194,12 +199,14 @@ class ProcessPoolTaskRunner(TaskRunner):
     ) -> Future[bytes]:
         """Submit to the pool; to a fresh one in place of one a dying worker broke (the stdlib
         pool never recovers). Called under the lock."""
-        try:
-            return pool.submit(run, *payload)
-        except BrokenProcessPool:
-            pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-            return self._pool.submit(run, *payload)
+        # A submission may start a worker process (see `leave_signals_to_the_flow`).
+        with signals_blocked():
+            try:
+                return pool.submit(run, *payload)
+            except BrokenProcessPool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+                return self._pool.submit(run, *payload)
 
     def _returned(self, future: ProcessFuture, done: Future[bytes]) -> None:
         """The pool's future of a run is done: the run's outcome, unless it was cancelled."""
@@ -237,25 +244,13 @@ def stop_worker_processes(pool: ProcessPoolExecutor) -> None:
     hook then writes to the pool's closed wake-up pipe ("Bad file descriptor").
     """
     # The executor has no public way to stop its workers before Python 3.14. SIGKILL: they
-    # ignore SIGTERM (see `leave_signals_to_the_flow`).
+    # ignore SIGTERM (see `taskloom.task_runners.leave_signals_to_the_flow`).
     workers = list((getattr(pool, "_processes", None) or {}).values())
     for process in workers:
         process.kill()
     for process in workers:
         process.join(5)
     pool.shutdown(wait=True, cancel_futures=True)
-
-
-def leave_signals_to_the_flow() -> None:
-    """In a worker process: ignore SIGINT and SIGTERM.
-
-    A terminal sends Ctrl-C to the whole process group, and a service manager its SIGTERM to
-    every process of the service. The flow's process hears it and cancels its runs, stopping
-    its workers itself; workers that heard it too would die on their own first (printing a
-    `KeyboardInterrupt` traceback each), and the runs in them would end `Crashed`.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 __all__ = ["ProcessPoolTaskRunner"]
