@@ -1,11 +1,13 @@
 """Per-task overhead of the local runners beside the raw floor, measured in the same run.
 
-    python benchmarks/bench_local.py [--tasks 10000] [--repeat 3]
+    python benchmarks/bench_local.py [--tasks 10000] [--repeat 7]
 
 Prints microseconds per task for: a plain call vs the sequential runner (direct task calls);
-`ThreadPoolExecutor.submit` vs the concurrent runner (`.map` + `.result()`);
-`ProcessPoolExecutor.submit` vs the process pool runner (`.map` + `.result()`). Log lines go
-through taskloom's real console handler, with the process's stderr redirected to /dev/null.
+`ThreadPoolExecutor.submit` of all, then each future's `result()`, vs the concurrent runner
+(`.map` + `.result()` of each); the same with `ProcessPoolExecutor` vs the process pool runner.
+The two sides take turns for `--repeat` rounds; each row gives the medians and the median and
+range of the round-by-round ratio. Log lines go through taskloom's real console handler, with
+the process's stderr redirected to /dev/null.
 Then the peak memory of one flow run mapping 100,000 tasks, and the wall time of a whole
 process running a one-task flow on the sequential runner.
 """
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
+from _rounds import HEADER, Comparison, alternate
 from taskloom import flow, task
 from taskloom_local import ConcurrentTaskRunner, ProcessPoolTaskRunner, SequentialTaskRunner
 
@@ -40,7 +43,7 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
     return best
 
 
-def measure(n: int, repeat: int) -> list[tuple[str, float, str, float]]:
+def measure(n: int, repeat: int) -> list[tuple[str, str, Comparison]]:
     @flow(task_runner=SequentialTaskRunner())
     def sequential() -> None:
         for i in range(n):
@@ -71,18 +74,16 @@ def measure(n: int, repeat: int) -> list[tuple[str, float, str, float]]:
                 future.result()
 
     rows = [
-        ("plain call", plain, "sequential", sequential),
-        ("ThreadPoolExecutor.submit", threads, "concurrent", concurrent),
-        ("ProcessPoolExecutor.submit", process_pool, "processes", processes),
+        ("plain call", plain, "sequential, direct calls", sequential),
+        ("ThreadPoolExecutor, submit all", threads, "concurrent, .map + .result()", concurrent),
+        ("ProcessPoolExecutor, submit all", process_pool, "processes, .map + .result()", processes),
     ]
-    return [
-        (raw_name, best_of(repeat, raw) / n, name, best_of(repeat, ours) / n)
-        for raw_name, raw, name, ours in rows
-    ]
+    return [(raw_name, name, alternate(raw, ours, n, repeat)) for raw_name, raw, name, ours in rows]
 
 
 MEMORY_PROBE = """
 import resource, sys
+from _rounds import HEADER, Comparison, alternate
 from taskloom import flow, task
 from taskloom_local import ConcurrentTaskRunner
 
@@ -99,6 +100,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
 ONE_TASK_PROCESS = """
+from _rounds import HEADER, Comparison, alternate
 from taskloom import flow, task
 from taskloom_local import SequentialTaskRunner
 
@@ -136,7 +138,7 @@ def one_task_process_seconds(repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--mapped", type=int, default=100_000)
     args = parser.parse_args()
 
@@ -145,10 +147,13 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
 
-    print(f"local runners, {args.tasks:,} trivial tasks, best of {args.repeat}", file=out)
-    print(f"{'raw engine':<28}{'µs/task':>9}   {'taskloom runner':<14}{'µs/task':>9}", file=out)
-    for raw_name, raw, name, ours in measure(args.tasks, args.repeat):
-        print(f"{raw_name:<28}{raw * 1e6:>9.1f}   {name:<14}{ours * 1e6:>9.1f}", file=out)
+    print(
+        f"local runners, {args.tasks:,} trivial tasks, {args.repeat} alternating rounds",
+        file=out,
+    )
+    print(HEADER, file=out)
+    for raw_name, name, comparison in measure(args.tasks, args.repeat):
+        print(comparison.row(raw_name, name), file=out, flush=True)
     print(
         f"peak memory, {args.mapped:,} mapped tasks in one flow run: "
         f"{peak_memory_mb(args.mapped)} MB",

@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from taskloom import flow, task
+from taskloom.futures import FinishedFuture, TaskloomFuture
+from taskloom.states import Completed, StateType
+from taskloom.task_runners import TaskCall, TaskRunner
 from taskloom_local import ConcurrentTaskRunner
 
 
@@ -180,3 +184,98 @@ def test_async_task_raising_timeout_error_itself_is_not_timed_out() -> None:
         return own_timeout.submit().wait().name
 
     assert fails() == "Failed"
+
+
+# -- shutdown and cancellation, driving the runner directly --------------------------------------
+
+_captured: list[TaskCall] = []
+
+
+class _Capture(TaskRunner):
+    def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
+        _captured.append(call)
+        return FinishedFuture(call, Completed())
+
+
+def call_of(fn: Any, *args: Any) -> TaskCall:
+    """A task call of `fn(*args)`, as the engine hands it to a runner."""
+
+    @flow(task_runner=_Capture())
+    def submits() -> None:
+        task(fn).submit(*args)
+
+    submits()
+    return _captured.pop()
+
+
+class _Gate(TaskloomFuture):
+    """An upstream run the test finishes by hand."""
+
+    def __init__(self) -> None:
+        super().__init__(call_of(lambda: None))
+        self._callbacks: list[Any] = []
+        self._state: Any = None
+
+    def open(self) -> None:
+        self._state = Completed()
+        for callback in self._callbacks:
+            callback(self)
+
+    def _wait(self, timeout: float | None) -> Any:
+        return self._state
+
+    def done(self) -> bool:
+        return self._state is not None
+
+    def add_done_callback(self, fn: Any) -> None:
+        self._callbacks.append(fn)
+
+
+def test_a_run_whose_upstream_ends_after_shutdown_is_cancelled_not_queued() -> None:
+    runner = ConcurrentTaskRunner(max_workers=2)
+    runner.start()
+    gate = _Gate()
+    late = runner.submit(call_of(lambda: "ran"), [gate])
+    runner.shutdown()
+    gate.open()  # its callback queues the run: the runner has stopped taking any
+    state = late.wait(5)
+    assert state is not None and state.type is StateType.CANCELLED
+    assert state.message == "Task run was cancelled before it started: its flow run was cancelled."
+
+
+def test_cancel_ends_queued_runs_before_they_start_and_stops_running_ones() -> None:
+    started = threading.Event()
+
+    def spin() -> None:
+        started.set()
+        while True:
+            time.sleep(0.01)
+
+    runner = ConcurrentTaskRunner(max_workers=1)
+    runner.start()
+    running = runner.submit(call_of(spin), [])
+    queued = runner.submit(call_of(lambda: "ran"), [])
+    assert started.wait(5)
+    runner.cancel()
+    runner.shutdown()
+    assert [f.wait(5).message for f in (running, queued)] == [  # type: ignore[union-attr]
+        "Task run was cancelled while it ran: its flow run was cancelled.",
+        "Task run was cancelled before it started: its flow run was cancelled.",
+    ]
+
+
+def test_chains_of_dependent_runs_end_however_their_callbacks_interleave(within) -> None:
+    @flow(task_runner=ConcurrentTaskRunner(max_workers=2))
+    def chained() -> int:
+        future = leaf.submit(0)
+        for _ in range(50):
+            future = leaf.submit(future)
+        return future.result()  # type: ignore[no-any-return]
+
+    assert within(60, lambda: [chained() for _ in range(20)]) == [51] * 20
+
+
+@pytest.fixture(autouse=True)
+def _no_calls_left() -> Any:
+    yield
+    _captured.clear()

@@ -394,9 +394,9 @@ def _shut_down(run: FlowRun, interrupt: BaseException | None, top_level: bool) -
             SHUTDOWN_HINT_SECONDS,
             logger.warning,
             (
-                "Waiting for the task runs of flow run %r to stop; send the signal again to "
-                "exit at once",
+                "Waiting for the task runs of flow run %r to stop; %s again exits at once",
                 run.name,
+                _signals.describe(interrupt),
             ),
         )
         hint.daemon = True
