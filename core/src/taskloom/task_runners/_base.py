@@ -80,10 +80,13 @@ class TaskRunner(abc.ABC):
     def cancel(self) -> None:
         """Stop the runner's work as far as its engine allows, without waiting for it.
 
-        Called before `shutdown` when a flow run is interrupted (Ctrl-C, SIGTERM), so shutdown
-        does not wait for tasks nobody will use: queued runs are dropped, and runs in worker
-        processes a runner owns are stopped. On a cluster the runner does not own, running
-        tasks finish there. Does nothing on a runner that is not started.
+        Called before `shutdown` when a flow run is cancelled (Ctrl-C, SIGTERM), so shutdown
+        does not wait for tasks nobody will use: runs not started yet never start and end
+        `Cancelled` (`call.cancelled(started=False)`, which logs no line per run); running
+        ones are told to stop (threads through `ThreadCalls.stop`, worker processes the
+        runner owns killed, cluster tasks cancelled). On a cluster the runner does not own,
+        tasks its engine cannot stop finish there. From the first call on, the runner takes
+        no new runs. Does nothing on a runner that is not started.
         """
         if self._started:
             self._cancel()
