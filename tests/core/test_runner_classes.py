@@ -8,8 +8,8 @@ import importlib
 import pytest
 
 import taskloom.task_runners
+from taskloom._toolkit.runner import TaskRunner as BaseTaskRunner
 from taskloom.task_runners import TaskRunner
-from taskloom.task_runners._base import TaskRunner as BaseTaskRunner
 
 
 def test_task_runner_is_the_base_class() -> None:

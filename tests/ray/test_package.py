@@ -145,12 +145,12 @@ def _nothing() -> Any:
     return contextlib.nullcontext()
 
 
-def test_the_package_pins_ray_with_its_client_and_brings_the_local_runners() -> None:
+def test_the_package_pins_ray_with_its_client_and_needs_no_other_runner_package() -> None:
     from importlib.metadata import requires
 
     requirements = requires("taskloom-ray") or []
     assert "taskloom==0.1.0" in requirements
-    assert "taskloom-local==0.1.0" in requirements
+    assert not [r for r in requirements if r.startswith(("taskloom-local", "taskloom-dask"))]
     assert "ray[client]==2.60.0" in requirements
 
 

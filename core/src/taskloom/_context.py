@@ -6,7 +6,8 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
-    from taskloom._engine import FlowRun, RemoteFlowRun
+    from taskloom._flow_run import FlowRun
+    from taskloom._submitter import RemoteFlowRun
     from taskloom._task_call import TaskCall
 
     Run: TypeAlias = FlowRun | RemoteFlowRun | TaskCall

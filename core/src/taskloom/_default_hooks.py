@@ -12,9 +12,9 @@ from taskloom.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from taskloom._task_call import TaskCall
+    from taskloom._toolkit.runner import TaskRunner
     from taskloom.futures import TaskloomFuture
     from taskloom.states import State
-    from taskloom.task_runners import TaskRunner
 
 
 @hookimpl(trylast=True)

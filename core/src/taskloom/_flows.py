@@ -10,7 +10,7 @@ from taskloom._context import current_run
 from taskloom._tasks import _check_name, _check_number, in_event_loop, is_async_function
 
 if TYPE_CHECKING:
-    from taskloom.task_runners import TaskRunner
+    from taskloom._toolkit.runner import TaskRunner
 
 P = ParamSpec("P")
 R = TypeVar("R")

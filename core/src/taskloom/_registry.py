@@ -11,7 +11,7 @@ from taskloom.exceptions import TaskRunnerImportError, UnknownTaskRunnerError
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
-    from taskloom.task_runners import TaskRunner
+    from taskloom._toolkit.runner import TaskRunner
 
 ENTRY_POINT_GROUP = "taskloom.task_runners"
 ENVIRONMENT_VARIABLE = "TASKLOOM_TASK_RUNNER"
@@ -89,7 +89,7 @@ def missing_package(name: str) -> str | None:
 
 def resolve_task_runner(spec: Any) -> TaskRunner:
     """The runner instance that `task_runner=spec` means (see the contract for the forms)."""
-    from taskloom.task_runners import TaskRunner
+    from taskloom._toolkit.runner import TaskRunner
 
     if spec is None:
         spec = os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT
@@ -144,7 +144,7 @@ def _from_import_path(path: str) -> type[TaskRunner]:
 
 
 def _check_runner_class(cls: Any, where: str) -> type[TaskRunner]:
-    from taskloom.task_runners import TaskRunner
+    from taskloom._toolkit.runner import TaskRunner
 
     if not (isinstance(cls, type) and issubclass(cls, TaskRunner)):
         raise TypeError(f"{where} is {cls!r}, not a TaskRunner subclass")

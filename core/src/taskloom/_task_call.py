@@ -15,7 +15,7 @@ from taskloom.exceptions import TaskRunCancelled, TaskRunFailure
 from taskloom.states import Cancelled, Crashed, Failed, Pending, State, StateType
 
 if TYPE_CHECKING:
-    from taskloom._engine import Submitter
+    from taskloom._submitter import Submitter
     from taskloom._tasks import Task
 
 __all__ = ["TaskCall", "Upstream"]

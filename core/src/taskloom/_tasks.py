@@ -13,7 +13,7 @@ from taskloom.exceptions import MissingContextError
 from taskloom.futures import await_result
 
 if TYPE_CHECKING:
-    from taskloom._engine import Submitter
+    from taskloom._submitter import Submitter
     from taskloom.futures import TaskloomFuture
 
 P = ParamSpec("P")

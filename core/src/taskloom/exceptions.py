@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from taskloom.states import State
@@ -65,27 +65,6 @@ class TaskRunFailure(Exception):
 
     def __str__(self) -> str:
         return f"Task run {self.task_run_name!r} finished in state {self.state!r}"
-
-
-def exception_for_state(state: State) -> BaseException:
-    """The exception that stands for a state that did not complete."""
-    data: Any = state.data
-    if isinstance(data, BaseException):
-        if not isinstance(data, Exception):
-            # Raising the KeyboardInterrupt or SystemExit of a worker, or the signal that
-            # cancelled a flow run, would stop the caller for something that already ended.
-            if state.is_cancelled():
-                return CancelledRun(state.message or repr(data))
-            if state.is_crashed():
-                return CrashedRun(state.message or repr(data))
-        return data
-    if state.is_crashed():
-        return CrashedRun(state.message or "Run crashed.")
-    if state.is_cancelled():
-        return CancelledRun(state.message or "Run cancelled.")
-    if state.is_pending() and state.name == "NotReady":
-        return UpstreamTaskError(state.message)
-    return FailedRun(state.message or f"Run finished in state {state!r}")
 
 
 class FlowInterrupted(KeyboardInterrupt):

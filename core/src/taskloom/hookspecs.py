@@ -10,19 +10,29 @@ runner directly: the hook layer costs nothing on the per-task path until it is u
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
-    from taskloom._engine import FlowRunInfo
     from taskloom._task_call import TaskCall
+    from taskloom._toolkit.runner import TaskRunner
     from taskloom.futures import TaskloomFuture
     from taskloom.states import State
-    from taskloom.task_runners import TaskRunner
 
 hookspec = pluggy.HookspecMarker("taskloom")
 hookimpl = pluggy.HookimplMarker("taskloom")
+
+
+@dataclass(frozen=True)
+class FlowRunInfo:
+    """What hooks are told about a flow run."""
+
+    name: str
+    flow_name: str
+    task_runner: TaskRunner
+    parent: FlowRunInfo | None = field(default=None, repr=False)
 
 
 @hookspec(firstresult=True)

@@ -6,6 +6,8 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
+from taskloom.exceptions import CancelledRun, CrashedRun, FailedRun, UpstreamTaskError
+
 __all__ = [
     "Cancelled",
     "Completed",
@@ -130,9 +132,7 @@ class State:
 
     def exception(self) -> BaseException:
         """The exception to raise for a state that is not completed."""
-        from taskloom.exceptions import exception_for_state
-
-        return exception_for_state(self)
+        return _exception_for(self)
 
     def without_data(self) -> State:
         """A copy with the same type, name and message but no data (cheap to send across)."""
@@ -177,3 +177,24 @@ def Cancelled(message: str | None = None, *, name: str | None = None, data: Any 
 
 def Crashed(message: str | None = None, *, name: str | None = None, data: Any = None) -> State:  # noqa: N802
     return State(StateType.CRASHED, name=name, message=message, data=data)
+
+
+def _exception_for(state: State) -> BaseException:
+    """The exception that stands for a state that did not complete."""
+    data: Any = state.data
+    if isinstance(data, BaseException):
+        if not isinstance(data, Exception):
+            # Raising the KeyboardInterrupt or SystemExit of a worker, or the signal that
+            # cancelled a flow run, would stop the caller for something that already ended.
+            if state.is_cancelled():
+                return CancelledRun(state.message or repr(data))
+            if state.is_crashed():
+                return CrashedRun(state.message or repr(data))
+        return data
+    if state.is_crashed():
+        return CrashedRun(state.message or "Run crashed.")
+    if state.is_cancelled():
+        return CancelledRun(state.message or "Run cancelled.")
+    if state.is_pending() and state.name == "NotReady":
+        return UpstreamTaskError(state.message)
+    return FailedRun(state.message or f"Run finished in state {state!r}")

@@ -1,6 +1,20 @@
 """Task runners: the base class, the toolkit runner plugins are written with, and every
 installed runner class by name.
 
+A runner plugin imports only from here (and `taskloom.futures`, `taskloom.states`,
+`taskloom.exceptions`); see docs/writing-a-runner.md:
+
+- `TaskRunner`, the base class; `TaskCall`, what `submit` receives; `TaskloomFuture` and
+  `FinishedFuture`, what it returns;
+- `when_final(upstream, start)`: start a run once its upstream runs are final;
+- `unstarted_upstream_first(...)`: the runs a waiting worker can run itself, in order;
+- `ThreadCalls`: run calls on the runner's threads so that a cancelled flow can stop them;
+- `signals_blocked()` and `leave_signals_to_the_flow()`: worker processes that leave Ctrl-C
+  and SIGTERM to the flow's process;
+- `dumps_flow_run` / `loads_flow_run`: a call's flow run handed to a worker process;
+- `PLAIN_TYPES` / `all_plain`: arguments plain pickle can carry, cheaply;
+- `logger`: the `taskloom` logger, for a runner's own lines.
+
 `from taskloom.task_runners import DaskTaskRunner` imports the class from its plugin package, or
 raises an `ImportError` naming the package to install.
 """
@@ -9,20 +23,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from taskloom._logging import logger
 from taskloom._task_call import TaskCall
+from taskloom._toolkit.dependencies import unstarted_upstream_first, when_final
+from taskloom._toolkit.handoff import dumps_flow_run, loads_flow_run
+from taskloom._toolkit.plain import PLAIN_TYPES, all_plain
+from taskloom._toolkit.runner import TaskRunner
+from taskloom._toolkit.thread_calls import ThreadCalls
+from taskloom._toolkit.worker_signals import leave_signals_to_the_flow, signals_blocked
 from taskloom.futures import FinishedFuture, TaskloomFuture
-from taskloom.task_runners._base import TaskRunner
-from taskloom.task_runners._dependencies import unstarted_upstream_first, when_final
-from taskloom.task_runners._thread_calls import ThreadCalls
-from taskloom.task_runners._worker_signals import leave_signals_to_the_flow, signals_blocked
 
 __all__ = [
+    "PLAIN_TYPES",
     "FinishedFuture",
     "TaskCall",
     "TaskRunner",
     "TaskloomFuture",
     "ThreadCalls",
+    "all_plain",
+    "dumps_flow_run",
     "leave_signals_to_the_flow",
+    "loads_flow_run",
+    "logger",
     "signals_blocked",
     "unstarted_upstream_first",
     "when_final",

@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from distributed import Future
 
-from taskloom._logging import logger
 from taskloom.exceptions import TaskRunFailure
 from taskloom.futures import TaskloomFuture
 from taskloom.states import Completed, Crashed, State
+from taskloom.task_runners import logger
 from taskloom_dask._worker import blocking_in_worker
 
 if TYPE_CHECKING:
     from taskloom.task_runners import TaskCall
-    from taskloom_dask._distributed_runner import DaskTaskRunner
 
 _FINAL_WITH_ERROR = ("error", "cancelled")
 
@@ -32,6 +31,10 @@ def dask_key(call: TaskCall) -> str:
     return f"{call.task_run_name}-{uuid.uuid4().hex}"
 
 
+#: How a future submits its call to Dask again (the runner's `_submit_to_dask`).
+Resubmit = Callable[["TaskCall", Sequence[TaskloomFuture]], Future]  # type: ignore[type-arg]
+
+
 class DaskFuture(TaskloomFuture):
     """A task run submitted to a Dask cluster.
 
@@ -42,17 +45,17 @@ class DaskFuture(TaskloomFuture):
     again while its task has retries left, and so are the dependents that were given up with it.
     """
 
-    __slots__ = ("_crashes", "_dask", "_runner", "_upstream")
+    __slots__ = ("_crashes", "_dask", "_submit", "_upstream")
 
     def __init__(
         self,
         call: TaskCall,
-        runner: DaskTaskRunner,
+        resubmit: Resubmit,
         dask_future: Future,  # type: ignore[type-arg]
         upstream: Sequence[TaskloomFuture],
     ) -> None:
         super().__init__(call)
-        self._runner = runner
+        self._submit = resubmit
         self._dask = dask_future
         self._upstream = upstream
         self._crashes = 0
@@ -175,7 +178,7 @@ class DaskFuture(TaskloomFuture):
         )
 
     def _resubmit(self) -> None:
-        self._dask = self._runner._submit_to_dask(self.call, self._upstream)
+        self._dask = self._submit(self.call, self._upstream)
 
     def _release_arguments(self) -> None:
         # The worker has them; the flow's copy would otherwise live as long as the flow run.

@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import distributed
 
-from taskloom._logging import logger
 from taskloom.exceptions import TaskRunnerError
 from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.states import Failed
-from taskloom.task_runners import TaskCall, TaskRunner
+from taskloom.task_runners import TaskCall, TaskRunner, logger
 from taskloom_dask import _cluster
+from taskloom_dask._addresses import scheduler_address
 from taskloom_dask._distributed_future import DaskFuture, dask_key
-from taskloom_dask._hooks import scheduler_address
 from taskloom_dask._main_guard import check_main_guard
 from taskloom_dask._payload import dumps_call, dumps_task
 from taskloom_dask._performance import PerformanceReport
@@ -233,7 +232,7 @@ class DaskTaskRunner(TaskRunner):
                 data=exc,
             )
             return FinishedFuture(call, call.finish(state))
-        return DaskFuture(call, self, dask_future, upstream)
+        return DaskFuture(call, self._submit_to_dask, dask_future, upstream)
 
     def _submit_to_dask(
         self, call: TaskCall, upstream: Sequence[TaskloomFuture]

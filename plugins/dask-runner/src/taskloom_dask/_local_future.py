@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from taskloom.futures import TaskloomFuture
 from taskloom.states import State
 
 if TYPE_CHECKING:
-    from taskloom.task_runners import TaskCall
-    from taskloom_dask._local_runner import LocalDaskTaskRunner
+    from taskloom.task_runners import TaskCall, ThreadCalls
 
 #: The runner whose pool the current thread belongs to, if any.
 pool_thread = threading.local()
+
+
+class LocalRuns(Protocol):
+    """What a future needs of its runner (`LocalDaskTaskRunner`)."""
+
+    unfinished: set[LocalDaskFuture]
+    calls: ThreadCalls
+
+    def run_here(self, future: LocalDaskFuture) -> None: ...
 
 
 class LocalDaskFuture(TaskloomFuture):
@@ -30,7 +38,7 @@ class LocalDaskFuture(TaskloomFuture):
     def __init__(
         self,
         call: TaskCall,
-        runner: LocalDaskTaskRunner,
+        runner: LocalRuns,
         upstream: Sequence[TaskloomFuture],
         key: str,
     ) -> None:
@@ -45,10 +53,10 @@ class LocalDaskFuture(TaskloomFuture):
         self._ticket = [True]
 
     @property
-    def runner(self) -> LocalDaskTaskRunner:
+    def runner(self) -> LocalRuns:
         return self._runner
 
-    def runs_on(self, runner: LocalDaskTaskRunner) -> bool:
+    def runs_on(self, runner: LocalRuns) -> bool:
         """Whether this is a run of `runner` that nobody has taken yet."""
         return self._runner is runner and bool(self._ticket)
 

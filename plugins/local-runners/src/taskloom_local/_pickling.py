@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import io
 import pickle
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cloudpickle
 
 from taskloom.states import Failed, State
-from taskloom.task_runners import TaskCall
-
-if TYPE_CHECKING:
-    from taskloom._engine import RemoteFlowRun
+from taskloom.task_runners import PLAIN_TYPES, TaskCall, all_plain, loads_flow_run
 
 
 # cloudpickle ships no types: its pickler is `Any` to mypy, which strict mode will not subclass.
@@ -39,11 +35,6 @@ def dumps_call(call: TaskCall, states: list[Any]) -> bytes:
     return buffer.getvalue()
 
 
-# Types that plain pickle writes as values, never as references to a module: what a worker
-# process (whose `__main__` is not the flow's script) reads back as the flow's process wrote it.
-_PLAIN = frozenset({int, float, str, bytes, bool, type(None)})
-
-
 def dumps_plain_fields(call: TaskCall, states: list[Any]) -> bytes | None:
     """The fields of a call that waits for no run and has plain arguments only, pickled.
 
@@ -51,34 +42,10 @@ def dumps_plain_fields(call: TaskCall, states: list[Any]) -> bytes | None:
     run. The task and the flow run travel beside these fields, each pickled once.
     None for any other call.
     """
-    if states or not (_all_plain(call.args) and _all_plain(call.kwargs.values())):
+    if states or not (all_plain(call.args) and all_plain(call.kwargs.values())):
         return None
     fields = (call.task_run_name, call.args, call.kwargs, call.upstream_names, call.n_data)
     return pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _all_plain(values: Iterable[Any]) -> bool:
-    return all(type(value) in _PLAIN for value in values)
-
-
-def dumps_flow_run(flow_run: RemoteFlowRun) -> bytes:
-    """The handle of a flow run as its task runs carry it: pickled once, not once per run."""
-    return pickle.dumps(flow_run, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-# In a worker: flow run handles by their pickled bytes. Task runs of one flow run share one,
-# so the runs they submit are numbered in one sequence.
-_flow_runs: dict[bytes, RemoteFlowRun] = {}
-
-
-def loads_flow_run(pickled: bytes) -> RemoteFlowRun:
-    """In a worker: the handle `dumps_flow_run` pickled, unpickled once per worker."""
-    flow_run = _flow_runs.get(pickled)
-    if flow_run is None:
-        if len(_flow_runs) >= 64:  # a long-lived worker of many flow runs
-            _flow_runs.clear()
-        flow_run = _flow_runs[pickled] = pickle.loads(pickled)
-    return flow_run
 
 
 # In a worker process: tasks already unpickled, by their pickled bytes.
@@ -111,7 +78,7 @@ def run_plain_fields(task: bytes, flow_run: bytes, fields: bytes) -> bytes:
 
 
 def _dumps_state(call: TaskCall, state: State) -> bytes:
-    if type(state.data) in _PLAIN:
+    if type(state.data) in PLAIN_TYPES:
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         return cloudpickle.dumps(state)  # type: ignore[no-any-return]

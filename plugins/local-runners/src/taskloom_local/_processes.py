@@ -17,6 +17,7 @@ from taskloom.states import Crashed, Failed, State
 from taskloom.task_runners import (
     TaskCall,
     TaskRunner,
+    dumps_flow_run,
     leave_signals_to_the_flow,
     signals_blocked,
     when_final,
@@ -24,7 +25,6 @@ from taskloom.task_runners import (
 from taskloom_local._pickling import (
     describe_unpicklable,
     dumps_call,
-    dumps_flow_run,
     dumps_plain_fields,
     run_pickled,
     run_plain_fields,
@@ -224,9 +224,7 @@ class ProcessPoolTaskRunner(TaskRunner):
     def _pickled_flow_run(self, call: TaskCall) -> bytes:
         flow_run = self._pickled_flow_runs.get(call.flow_run)
         if flow_run is None:
-            flow_run = self._pickled_flow_runs[call.flow_run] = dumps_flow_run(
-                call.flow_run.remote()
-            )
+            flow_run = self._pickled_flow_runs[call.flow_run] = dumps_flow_run(call.flow_run)
         return flow_run
 
     def __reduce__(self) -> tuple[Any, ...]:

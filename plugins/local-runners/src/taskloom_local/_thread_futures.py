@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from taskloom.futures import TaskloomFuture
 from taskloom.states import Crashed, State
 from taskloom.task_runners import unstarted_upstream_first
 
 if TYPE_CHECKING:
-    from taskloom.task_runners import TaskCall
-    from taskloom_local._concurrent import ConcurrentTaskRunner
+    from taskloom.task_runners import TaskCall, ThreadCalls
 
 #: `worker.runner`: the runner whose pool thread (or event loop thread) this is.
 worker = threading.local()
+
+
+class ThreadRuns(Protocol):
+    """What a future needs of its runner (`ConcurrentTaskRunner`)."""
+
+    state_lock: threading.Lock
+    unfinished: set[ThreadFuture]
+    calls: ThreadCalls
 
 
 class ThreadFuture(TaskloomFuture):
@@ -29,7 +36,7 @@ class ThreadFuture(TaskloomFuture):
     __slots__ = ("_callbacks", "_finished", "_runner", "_state", "_ticket", "upstream")
 
     def __init__(
-        self, call: TaskCall, runner: ConcurrentTaskRunner, upstream: Sequence[TaskloomFuture]
+        self, call: TaskCall, runner: ThreadRuns, upstream: Sequence[TaskloomFuture]
     ) -> None:
         super().__init__(call)
         self._runner = runner

@@ -15,15 +15,13 @@ from __future__ import annotations
 import pickle
 import threading
 import weakref
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from taskloom.task_runners import TaskCall
-from taskloom_local._pickling import loads_flow_run
+from taskloom.task_runners import PLAIN_TYPES, TaskCall, all_plain, loads_flow_run
 from taskloom_ray import _session
 
 if TYPE_CHECKING:
-    from taskloom._tasks import Task
+    from taskloom import Task
     from taskloom.states import State
 
 #: What the marker object of a completed run holds.
@@ -95,8 +93,8 @@ def call_fields(call: TaskCall, flow_run: bytes) -> CallFields | bytes:
     Pickled here when the arguments are plain scalars: Ray serializes a tuple of them through
     msgpack and then cloudpickle, which costs a trivial run more than the run itself. Anything
     else (bytes, containers, arrays, the placeholders of upstream values) is left to Ray, which
-    moves large buffers without copying them: unlike the engine's plain types (`_engine`), bytes
-    are not plain here.
+    moves large buffers without copying them: unlike the toolkit's `PLAIN_TYPES`, bytes are not
+    pickled here.
     """
     fields = (
         call.task_run_name,
@@ -106,13 +104,10 @@ def call_fields(call: TaskCall, flow_run: bytes) -> CallFields | bytes:
         call.n_data,
         flow_run,
     )
-    if _all_plain(call.args) and _all_plain(call.kwargs.values()):
+    if all_plain(call.args, _PICKLED_HERE) and all_plain(call.kwargs.values(), _PICKLED_HERE):
         return pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
     return fields
 
 
-_PLAIN = frozenset({int, float, str, bool, type(None)})
-
-
-def _all_plain(values: Iterable[Any]) -> bool:
-    return all(type(value) in _PLAIN for value in values)
+# Bytes are left to Ray, which moves large buffers without copying them.
+_PICKLED_HERE = PLAIN_TYPES - {bytes}

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.states import Failed
-from taskloom.task_runners import TaskCall, TaskRunner
+from taskloom.task_runners import TaskCall, TaskRunner, dumps_flow_run
 from taskloom_ray import _session
 from taskloom_ray._options import current_options
 
@@ -111,9 +111,7 @@ class RayTaskRunner(TaskRunner):
             function = function.options(**options)
         handle = self._flow_run
         if handle is None or handle[0] is not call.flow_run:
-            from taskloom_local._pickling import dumps_flow_run
-
-            handle = self._flow_run = (call.flow_run, dumps_flow_run(call.flow_run.remote()))
+            handle = self._flow_run = (call.flow_run, dumps_flow_run(call.flow_run))
         try:
             marker, value = function.remote(call_fields(call, handle[1]), *arguments)
         except Exception as exc:  # an argument Ray cannot serialize, most often

@@ -23,8 +23,8 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-from taskloom._logging import logger
 from taskloom.exceptions import TaskRunnerError
+from taskloom.task_runners import logger
 
 LOOPBACK = "127.0.0.1"
 #: Ray Client's default port, used when a `ray://` address names none.

@@ -1,0 +1,161 @@
+"""One run of a flow in this process: its runner (through the hooks when a plugin wraps them),
+its task runs and subflow runs, and its final state from what the flow function returned."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from taskloom._names import flow_run_name
+from taskloom._submitter import CONTAINERS, Submitter
+from taskloom.futures import TaskloomFuture
+from taskloom.hookspecs import FlowRunInfo
+from taskloom.states import Completed, Failed, State
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from taskloom._flows import Flow
+    from taskloom._task_call import TaskCall
+    from taskloom._toolkit.runner import TaskRunner
+
+
+class FlowRun(Submitter):
+    """One run of a flow in this process: its runner, its task runs and subflow runs."""
+
+    info: FlowRunInfo
+
+    def __init__(
+        self,
+        flow: Flow[..., Any],
+        runner: TaskRunner,
+        parent: FlowRun | None,
+        plugins: pluggy.PluginManager,
+    ) -> None:
+        super().__init__(flow_run_name(), flow.name, runner)
+        self.flow = flow
+        self.parent = parent
+        self.info = FlowRunInfo(self.name, flow.name, runner, parent.info if parent else None)
+        self.futures: list[TaskloomFuture] = []
+        self.subflow_states: list[State] = []
+        self.hook = plugins.hook
+        self._wrapped = _runner_hooks_wrapped(plugins)
+        self._waiter: Callable[[TaskloomFuture, float | None], State | None] | None = None
+        if self._wrapped:
+            self._submit = self._hook_submit
+            self._waiter = self._hook_wait
+        self._notify_finished = bool(self.hook.taskloom_task_run_finished.get_hookimpls())
+        if self._notify_finished:
+            self._waiter = self._hook_wait
+        if self.hook.taskloom_task_run_submitted.get_hookimpls():
+            self._notify_submitted = self._hook_submitted
+
+    # -- the runner, through the hooks when a plugin wraps them -------------------------------
+
+    def start_runner(self) -> None:
+        if self._wrapped:
+            self.hook.taskloom_runner_start(runner=self.runner)
+        else:
+            self.runner.start()
+
+    def shutdown_runner(self) -> None:
+        if self._wrapped:
+            self.hook.taskloom_runner_shutdown(runner=self.runner)
+        else:
+            self.runner.shutdown()
+
+    def _hook_submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
+        future: TaskloomFuture = self.hook.taskloom_runner_submit(
+            runner=self.runner, call=call, upstream=upstream
+        )
+        return future
+
+    def _hook_wait(self, future: TaskloomFuture, timeout: float | None) -> State | None:
+        if self._wrapped:
+            state: State | None = self.hook.taskloom_runner_wait(
+                runner=self.runner, future=future, timeout=timeout
+            )
+        else:
+            state = future._wait(timeout)
+        if state is not None and future._final is None:
+            self.hook.taskloom_task_run_finished(flow_run=self.info, call=future.call, state=state)
+        return state
+
+    def _hook_submitted(self, call: TaskCall) -> None:
+        self.hook.taskloom_task_run_submitted(flow_run=self.info, call=call)
+
+    def _track(self, future: TaskloomFuture) -> None:
+        future._waiter = self._waiter
+        self.futures.append(future)
+        final = future._final
+        if final is not None and self._notify_finished:
+            # Finished at submission (an inline runner, a NotReady run): no wait will report it.
+            self.hook.taskloom_task_run_finished(flow_run=self.info, call=future.call, state=final)
+
+    # -- the end of the run -----------------------------------------------------------------
+
+    def collect(self) -> list[State]:
+        """Wait for every task run of this flow run; their final states, in submission order."""
+        states = []
+        for future in self.futures:
+            state = future.wait()
+            assert state is not None
+            states.append(state)
+        return states
+
+    def final_state(self, result: Any) -> State:
+        """The flow run's state from what its function returned (see the contract)."""
+        task_states = self.collect()
+        if result is None:
+            return aggregate([*task_states, *self.subflow_states])
+        if isinstance(result, (State, TaskloomFuture)) or (
+            type(result) in CONTAINERS and _holds_states(result)
+        ):
+            states: list[State] = []
+            value = _resolve_states(result, states)
+            state = aggregate(states)
+            if state.is_completed():
+                state = Completed(state.message, data=value)
+            return state
+        return Completed(data=result)
+
+
+def _holds_states(value: Any) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return any(isinstance(item, (State, TaskloomFuture)) for item in items)
+
+
+def _resolve_states(value: Any, states: list[State]) -> Any:
+    if isinstance(value, TaskloomFuture):
+        value = value.wait()
+    if isinstance(value, State):
+        states.append(value)
+        return value.data if value.is_completed() else None
+    cls = type(value)
+    if cls is dict:
+        return {k: _resolve_states(v, states) for k, v in value.items()}
+    if cls in CONTAINERS:
+        return cls(_resolve_states(v, states) for v in value)
+    return value
+
+
+def aggregate(states: Sequence[State]) -> State:
+    """One state for many: completed when all completed, else failed, counting the others."""
+    not_completed = [s for s in states if not s.is_completed()]
+    if not not_completed:
+        return Completed("All states completed.")
+    first = next((s for s in not_completed if s.is_failed() or s.is_crashed()), not_completed[0])
+    return Failed(f"{len(not_completed)}/{len(states)} states failed.", data=first.exception())
+
+
+def _runner_hooks_wrapped(plugins: pluggy.PluginManager) -> bool:
+    hook = plugins.hook
+    return any(
+        len(caller.get_hookimpls()) > 1
+        for caller in (
+            hook.taskloom_runner_start,
+            hook.taskloom_runner_submit,
+            hook.taskloom_runner_wait,
+            hook.taskloom_runner_shutdown,
+        )
+    )

@@ -1,0 +1,144 @@
+"""Turning task calls into task runs: run names, upstream futures, the runner's `submit`."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from taskloom._context import current_run
+from taskloom._logging import RunLogger, log_info, logger
+from taskloom._task_call import TaskCall, Upstream
+from taskloom._toolkit.plain import PLAIN_TYPES
+from taskloom.futures import FinishedFuture, TaskloomFuture
+
+if TYPE_CHECKING:
+    from taskloom._tasks import Task
+    from taskloom._toolkit.runner import TaskRunner
+
+#: Containers whose items `submit` searches for futures (and a flow's return value for states).
+CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+class Submitter:
+    """Turns task calls into task runs on one runner: names them, finds their upstream futures."""
+
+    def __init__(self, name: str, flow_name: str, runner: TaskRunner) -> None:
+        self.name = name
+        self.flow_name = flow_name
+        self.runner = runner
+        #: what a task run's code reaches as `current_run.get().flow_run`
+        self.flow_run = self
+        self._counters: dict[str, Iterator[int]] = {}
+        self._notify_submitted: Callable[[TaskCall], None] | None = None
+        self._submit: Callable[[TaskCall, Sequence[TaskloomFuture]], TaskloomFuture] = runner.submit
+
+    def submit(
+        self,
+        task: Task[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        wait_for: Iterable[Any] | None,
+    ) -> TaskloomFuture:
+        name = self._name_run(task)
+        upstream: list[TaskloomFuture] = []
+        blocked: list[str] = []
+        if args and _may_hold_futures(args):
+            args = self._extract(args, upstream, blocked)
+        if kwargs and _may_hold_futures(kwargs.values()):
+            kwargs = self._extract(kwargs, upstream, blocked)
+        n_data = len(upstream)
+        if wait_for is not None:
+            for item in wait_for:
+                if not isinstance(item, TaskloomFuture):
+                    raise TypeError(f"wait_for takes futures; got {item!r}")
+                if item not in upstream:
+                    self._extract(item, upstream, blocked)
+        names = tuple([f.task_run_name for f in upstream]) if upstream else ()
+        call = TaskCall(task, name, args, kwargs, names, n_data, self)
+        if self._notify_submitted is not None:
+            self._notify_submitted(call)
+        log_info("Submitting task run %r to task runner...", name)
+        if blocked:
+            future: TaskloomFuture = FinishedFuture(call, call.finish(call.not_ready(blocked[0])))
+        else:
+            future = self._submit(call, upstream)
+        future.owner = self
+        self._track(future)
+        return future
+
+    def _name_run(self, task: Task[..., Any]) -> str:
+        counter = self._counters.get(task.key)
+        if counter is None:
+            counter = self._counters.setdefault(task.key, itertools.count())
+        return f"{task.name}-{task.key}-{next(counter)}"
+
+    def _extract(self, value: Any, upstream: list[TaskloomFuture], blocked: list[str]) -> Any:
+        """`value` with this runner's futures replaced by placeholders (collected in `upstream`)
+        and other runners' futures by their results."""
+        if isinstance(value, TaskloomFuture):
+            if value.owner is None or value.owner.runner is self.runner:
+                for index, seen in enumerate(upstream):
+                    if seen is value:
+                        return Upstream(index)
+                upstream.append(value)
+                return Upstream(len(upstream) - 1)
+            # A future of another runner (a parent flow's, say) cannot travel to this one.
+            state = value.wait()
+            assert state is not None
+            if not state.is_completed():
+                blocked.append(value.task_run_name)
+                return None
+            return state.data
+        cls = type(value)
+        if cls is dict:
+            return {k: self._extract(v, upstream, blocked) for k, v in value.items()}
+        if cls in CONTAINERS:
+            return cls(self._extract(v, upstream, blocked) for v in value)
+        return value
+
+    def _track(self, future: TaskloomFuture) -> None:
+        pass
+
+    def remote(self) -> RemoteFlowRun:
+        """The handle a task call carries into another process."""
+        return RemoteFlowRun(self.name, self.flow_name, self.runner)
+
+    def run_logger(self) -> RunLogger:
+        return RunLogger(
+            logger, {"run_label": f"Flow run {self.name!r}", "flow_run_name": self.name}
+        )
+
+
+def _may_hold_futures(values: Iterable[Any]) -> bool:
+    for value in values:
+        if type(value) in PLAIN_TYPES:
+            continue
+        if isinstance(value, TaskloomFuture) or type(value) in CONTAINERS:
+            return True
+    return False
+
+
+class RemoteFlowRun(Submitter):
+    """A flow run as seen from a task running in another process: it can submit to the runner.
+
+    Run numbers there are counted per task call, so they carry the parent run's name to stay
+    unique: `child-1a2b3c4d-parent-5e6f7a8b-0.0`.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RemoteFlowRun, (self.name, self.flow_name, self.runner))
+
+    def _name_run(self, task: Task[..., Any]) -> str:
+        caller = current_run.get()
+        prefix = getattr(caller, "task_run_name", None)
+        if prefix is None:  # not inside a task run: counters of this handle alone
+            return super()._name_run(task)
+        key = f"{task.key}-{prefix}"
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters.setdefault(key, itertools.count())
+        return f"{task.name}-{task.key}-{prefix}.{next(counter)}"
+
+    def remote(self) -> RemoteFlowRun:
+        return self
