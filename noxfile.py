@@ -1,10 +1,13 @@
 """The repository's sessions: `./nox` runs the default ones, `./nox -s NAME` one of them.
 
-- `lint`, `types`: ruff and mypy (strict) over the repository / the packages.
+- `lint`, `types`, `imports`: ruff and mypy (strict) over the repository / the packages, and
+  import-linter's contracts (pyproject.toml: the core's layers, no plugin on another).
 - `tests`: the whole suite with all four packages installed together (editable).
 - `isolated-core`, `isolated-local`, `isolated-dask`, `isolated-ray`: one package built and
   installed as users get it (with the in-repo packages it depends on, nothing else), its engine
   absent where it is not one of its dependencies, and its own test folder run against it.
+- `example-runner`: the example third-party runner (examples/limited-threads) installed beside
+  the core alone, through the whole runner kit.
 - `stress`: the stress harness on every runner; plain, the short pass `./nox` runs.
 - `example`: the seeds' flow (a sequential flow with a Dask subflow).
 - `benchmarks`: per-task overhead of each runner beside its raw engine.
@@ -33,11 +36,13 @@ nox.options.error_on_external_run = True
 nox.options.sessions = [
     "lint",
     "types",
+    "imports",
     "tests",
     "isolated-core",
     "isolated-local",
     "isolated-dask",
     "isolated-ray",
+    "example-runner",
     "stress",
 ]
 
@@ -49,8 +54,11 @@ LOCAL = "plugins/local-runners"
 DASK = "plugins/dask-runner"
 RAY = "plugins/ray-runner"
 PACKAGES = (CORE, LOCAL, DASK, RAY)
+#: The third-party runner package docs/writing-a-runner.md builds.
+EXAMPLE_RUNNER = "examples/limited-threads"
 
 # The same releases as the development environment, so every session tests what was developed.
+IMPORT_LINTER = "import-linter==2.17"
 PYTEST = ("pytest==9.2.0", "pytest-xdist==3.8.0", "pytest-timeout==2.4.0")
 # The local, Dask and Ray tests watch processes (children left behind, memory) with psutil.
 TEST_TOOLS = (*PYTEST, "psutil==7.2.2")
@@ -78,8 +86,15 @@ def lint(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     """mypy --strict over the four packages, with their engines installed for their types."""
     # pytest: the core's runner test kit (`taskloom.testing`) is a pytest test class.
-    session.install(MYPY, *PYTEST, *editable(*PACKAGES))
-    session.run("mypy", *(f"{package}/src" for package in PACKAGES))
+    session.install(MYPY, *PYTEST, *editable(*PACKAGES, EXAMPLE_RUNNER))
+    session.run("mypy", *(f"{package}/src" for package in (*PACKAGES, EXAMPLE_RUNNER)))
+
+
+@nox.session(python=PYTHON)
+def imports(session: nox.Session) -> None:
+    """import-linter: the import contracts in pyproject.toml (layers, no plugin on another)."""
+    session.install(IMPORT_LINTER, *editable(*PACKAGES))
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session(python=PYTHON)
@@ -118,14 +133,19 @@ ISOLATED = {
         absent=("taskloom_dask", "taskloom_ray", "dask", "distributed", "ray"),
     ),
     "dask": Isolated(
-        packages=(CORE, LOCAL, DASK),
+        packages=(CORE, DASK),
         tests="tests/dask",
-        absent=("taskloom_ray", "ray"),
+        absent=("taskloom_local", "taskloom_ray", "ray"),
     ),
     "ray": Isolated(
-        packages=(CORE, LOCAL, RAY),
+        packages=(CORE, RAY),
         tests="tests/ray",
-        absent=("taskloom_dask", "dask", "distributed"),
+        absent=("taskloom_local", "taskloom_dask", "dask", "distributed"),
+    ),
+    "example-runner": Isolated(
+        packages=(CORE, EXAMPLE_RUNNER),
+        tests=f"{EXAMPLE_RUNNER}/tests",
+        absent=("taskloom_local", "taskloom_dask", "taskloom_ray", "dask", "distributed", "ray"),
     ),
 }
 
@@ -173,6 +193,13 @@ def isolated_ray(session: nox.Session) -> None:
     run_isolated(session, ISOLATED["ray"])
 
 
+@nox.session(python=PYTHON, name="example-runner")
+def example_runner(session: nox.Session) -> None:
+    """The example third-party runner (examples/limited-threads) beside the core alone: the
+    whole runner kit."""
+    run_isolated(session, ISOLATED["example-runner"])
+
+
 #: The runners the stress harness runs on (`tests/stress/runners.py`), with the runs of each
 #: scenario in the short pass `./nox` runs on every submission (a few hundred runs in all:
 #: flow runs on worker processes, clusters and Ray take seconds each), and their options.
@@ -182,9 +209,12 @@ STRESS = {
     "processes": (3, ()),
     "local_dask_threads": (10, ()),
     "local_dask_processes": (3, ()),
+    "local_dask_synchronous": (10, ()),
     "dask": (2, ()),
     # One Ray per batch process, which the runs join: a local Ray takes seconds to start.
     "ray": (2, ("--setup", "tests.stress.runners:shared_ray")),
+    # The example third-party runner, by the entry-point name its package registers.
+    "limited_threads": (10, ()),
 }
 
 
@@ -196,7 +226,7 @@ def stress(session: nox.Session) -> None:
     dask --runs 200`) pick runners; other arguments go to the harness. Each runner's tallies
     are written to `.nox/stress/<runner>.json`.
     """
-    session.install(*editable(*PACKAGES))
+    session.install(*editable(*PACKAGES, EXAMPLE_RUNNER))
     args = list(session.posargs)
     names = []
     while args and args[0] in STRESS:

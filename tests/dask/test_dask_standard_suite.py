@@ -9,7 +9,7 @@ import pytest
 from dask_clusters import IN_PROCESS_CLUSTER
 from taskloom.task_runners import TaskRunner
 from taskloom.testing import TaskRunnerStandardSuite
-from taskloom_dask import DaskTaskRunner, LocalDaskTaskRunner
+from taskloom_dask import DaskTaskRunner
 
 
 class TestDaskTaskRunnerOnATemporaryCluster(TaskRunnerStandardSuite):
@@ -38,8 +38,5 @@ class TestLocalDaskTaskRunnerOnProcesses(TaskRunnerStandardSuite):
 
 
 class TestLocalDaskTaskRunnerSynchronous(TaskRunnerStandardSuite):
+    runner = "tests.stress.runners:local_dask_synchronous"
     runs_concurrently = False
-
-    @pytest.fixture
-    def task_runner(self) -> TaskRunner:
-        return LocalDaskTaskRunner(scheduler="synchronous")

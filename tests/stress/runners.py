@@ -40,6 +40,12 @@ def local_dask_threads() -> TaskRunner:
     return LocalDaskTaskRunner("threads", num_workers=SLOTS)
 
 
+def local_dask_synchronous() -> TaskRunner:
+    from taskloom_dask import LocalDaskTaskRunner
+
+    return LocalDaskTaskRunner("synchronous")
+
+
 def local_dask_processes() -> TaskRunner:
     from taskloom_dask import LocalDaskTaskRunner
 
@@ -65,6 +71,12 @@ def ray() -> TaskRunner:
     from taskloom_ray import RayTaskRunner
 
     return RayTaskRunner(init_kwargs={"num_cpus": SLOTS, "include_dashboard": False})
+
+
+def limited_threads() -> TaskRunner:
+    from limited_threads import LimitedThreadTaskRunner
+
+    return LimitedThreadTaskRunner(max_workers=SLOTS)
 
 
 def shared_ray() -> Callable[[], None]:

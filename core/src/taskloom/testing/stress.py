@@ -34,59 +34,36 @@ is 0 when no run hung or went wrong.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import faulthandler
-import importlib
 import json
-import os
-import random
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-import traceback
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taskloom import _process_tree
-from taskloom.task_runners import TaskRunner
+from taskloom.testing._ctrl_c import ctrl_c_run
 from taskloom.testing._scenarios import SCENARIOS
-from taskloom.testing._stress_tasks import JITTER_VARIABLE
+from taskloom.testing._stress_batch import run_batch
+from taskloom.testing._stress_processes import (
+    LEFTOVER_GRACE,
+    Options,
+    environment,
+    kill_group,
+    load_runner,
+    tail,
+)
+
+__all__ = ["ALL_SCENARIOS", "Options", "Tally", "ctrl_c_run", "load_runner", "main", "stress"]
 
 CTRL_C = "ctrl-c"
 ALL_SCENARIOS = (*SCENARIOS, CTRL_C)
-#: How long a process a run started may outlive the run.
-LEFTOVER_GRACE = 5.0
-#: Lines a flow may print in response to Ctrl-C.
-CTRL_C_LINES = 10
-_CTRL_C_TASKS = 400
-# The map's own progress, which may still be on its way out when the signal arrives.
-_ROUTINE = ("Submitting task run", "finished in state Completed")
 _HANG_MARKER = "Timeout ("
-
-
-def load_runner(spec: str) -> TaskRunner:
-    """The runner `spec` names: a `task_runner=` string, or `module:function` returning one."""
-    module_name, colon, attribute = spec.partition(":")
-    if colon and "://" not in spec and module_name.replace(".", "").isidentifier():
-        target = getattr(importlib.import_module(module_name), attribute)
-        if not isinstance(target, TaskRunner) and not isinstance(target, type):
-            target = target()
-        if isinstance(target, type) and issubclass(target, TaskRunner):
-            target = target()
-        if not isinstance(target, TaskRunner):
-            raise TypeError(f"{spec!r} gives {target!r}, which is not a task runner")
-        return target
-    from taskloom._registry import resolve_task_runner
-
-    return resolve_task_runner(spec)
 
 
 # -- what is reported ---------------------------------------------------------------------------
@@ -133,26 +110,6 @@ HEADER = f"{'scenario':<20}{'runs':>6}{'hung':>6}{'wrong':>6}{'median s':>10}{'m
 # -- the parent: batches of runs in fresh processes ----------------------------------------------
 
 
-@dataclass
-class Options:
-    runner: str
-    runs: int
-    batch: int
-    jobs: int
-    timeout: float
-    jitter: float
-    setup: str | None
-
-
-def _environment(options: Options) -> dict[str, str]:
-    env = dict(os.environ)
-    env[JITTER_VARIABLE] = str(options.jitter)
-    # A runner named by `module:function` imports from here, as it did in this process.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, (os.getcwd(), env.get("PYTHONPATH"))))
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 def _run_batch(options: Options, batch: list[str]) -> list[dict[str, Any]]:
     """Run the scenarios of `batch`, a run each, in one fresh process; their outcomes, which
     name their scenario (fewer than the batch when one hung or crashed: the caller runs the
@@ -183,14 +140,14 @@ def _run_batch(options: Options, batch: list[str]) -> list[dict[str, Any]]:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
-                env=_environment(options),
+                env=environment(options),
                 start_new_session=True,
             )
             try:
                 process.wait(limit)
                 killed = False
             except subprocess.TimeoutExpired:
-                _kill_group(process)
+                kill_group(process)
                 killed = True
         outcomes = (
             [json.loads(line) for line in results.read_text().splitlines()]
@@ -203,11 +160,11 @@ def _run_batch(options: Options, batch: list[str]) -> list[dict[str, Any]]:
             if hung and _HANG_MARKER in text:
                 # The last log lines before the hang, then every thread's stack.
                 at = text.rindex(_HANG_MARKER)
-                what = f"hung:\n{_tail(text[:at], 30)}\n{text[at:]}"
+                what = f"hung:\n{tail(text[:at], 30)}\n{text[at:]}"
             elif hung:
-                what = f"hung, and its process did not answer:\n{_tail(text, 60)}"
+                what = f"hung, and its process did not answer:\n{tail(text, 60)}"
             else:
-                what = f"ended its process (status {process.returncode}):\n{_tail(text, 60)}"
+                what = f"ended its process (status {process.returncode}):\n{tail(text, 60)}"
             outcomes.append(
                 {
                     "scenario": batch[len(outcomes)],
@@ -217,16 +174,6 @@ def _run_batch(options: Options, batch: list[str]) -> list[dict[str, Any]]:
                 }
             )
         return outcomes
-
-
-def _kill_group(process: subprocess.Popen[Any]) -> None:
-    with contextlib.suppress(OSError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
-def _tail(text: str, lines: int) -> str:
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def _plan(scenarios: Sequence[str], runs: int, batch: int) -> list[list[str]]:
@@ -288,228 +235,6 @@ def _ctrl_c_run(options: Options, number: int) -> dict[str, Any]:
     return ctrl_c_run(options.runner, signum, options.timeout, options.jitter)
 
 
-def ctrl_c_run(runner: str, signum: int, timeout: float, jitter: float = 0.0) -> dict[str, Any]:
-    """One run of the Ctrl-C scenario: `{"ok": True, ...}`, or `"ok": False` and the `"error"`
-    saying what went wrong (with the end of what the flow printed)."""
-    options = Options(runner, 1, 1, 1, timeout, jitter, None)
-    expected_codes = {-signal.SIGINT, 130} if signum == signal.SIGINT else {143}
-    with tempfile.TemporaryDirectory(prefix="taskloom-ctrl-c-") as folder:
-        marker, script = Path(folder) / "started", Path(folder) / "long_map.py"
-        script.write_text(_CTRL_C_SCRIPT.format(tasks=_CTRL_C_TASKS))
-        env = _environment(options)
-        env.update(TASKLOOM_STRESS_RUNNER=options.runner, TASKLOOM_STRESS_MARKER=str(marker))
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, str(script)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        lines: list[tuple[float, str]] = []
-        assert process.stdout is not None
-        reader = threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True)
-        reader.start()
-        try:
-            return _interrupt(process, marker, signum, expected_codes, lines, options, started)
-        finally:
-            if process.poll() is None:
-                _kill_group(process)
-            reader.join(10)
-            process.stdout.close()
-
-
-def _read_lines(stream: Any, lines: list[tuple[float, str]]) -> None:
-    for raw in iter(stream.readline, b""):
-        lines.append((time.monotonic(), raw.decode(errors="replace").rstrip("\n")))
-
-
-def _interrupt(
-    process: subprocess.Popen[bytes],
-    marker: Path,
-    signum: int,
-    expected_codes: set[int],
-    lines: list[tuple[float, str]],
-    options: Options,
-    started: float,
-) -> dict[str, Any]:
-    def wrong(why: str, hung: bool = False) -> dict[str, Any]:
-        output = "\n".join(line for _, line in lines)
-        return {"ok": False, "hung": hung, "error": f"{why}\n{_tail(output, 60)}"}
-
-    deadline = started + options.timeout
-    while not marker.exists():
-        if process.poll() is not None:
-            return wrong(f"the flow ended ({process.returncode}) before its map began")
-        if time.monotonic() > deadline:
-            return wrong("the map never began", hung=True)
-        time.sleep(0.01)
-    time.sleep(random.uniform(0, 0.5))
-    processes = _process_tree.started_since(0.0, root=process.pid)
-    sent = time.monotonic()
-    os.killpg(process.pid, signum)
-    try:
-        process.wait(options.timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(OSError):
-            os.kill(process.pid, signal.SIGUSR1)  # the child dumps its threads' stacks
-        time.sleep(1)
-        return wrong(f"still running {options.timeout} s after {signum!r}", hung=True)
-    seconds = time.monotonic() - sent
-    time.sleep(0.2)  # the reader's last lines
-    response = [line for at, line in lines if at >= sent and not any(r in line for r in _ROUTINE)]
-    left = _outlived(processes)
-    if process.returncode not in expected_codes:
-        return wrong(f"exit status {process.returncode} after {signum!r}")
-    if len(response) >= CTRL_C_LINES:
-        return wrong(f"{len(response)} lines printed in response to {signum!r}")
-    if not any("finished in state Cancelled(" in line for _, line in lines):
-        return wrong("the flow run did not end Cancelled")
-    if left:
-        return wrong(f"processes left behind: {left}")
-    return {"ok": True, "seconds": seconds, "lines": len(response)}
-
-
-# Helpers a process starts once and keeps till it exits: multiprocessing's resource tracker,
-# which the first pool of spawned workers starts.
-_PROCESS_WIDE = (b"multiprocessing.resource_tracker",)
-
-
-def _process_wide(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as file:
-            command = file.read()
-    except OSError:
-        return False
-    return any(helper in command for helper in _PROCESS_WIDE)
-
-
-def _outlived(pids: list[int]) -> list[int]:
-    deadline = time.monotonic() + LEFTOVER_GRACE
-    while (left := _process_tree.alive(pids)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
-
-
-# What the Ctrl-C scenario runs: a script, as a user's flow would be, so that the traceback
-# Python prints for the interrupt is as long as a user would see.
-_CTRL_C_SCRIPT = """
-import faulthandler, os, signal
-
-from taskloom import flow, unmapped
-from taskloom.testing import _stress_tasks as t
-from taskloom.testing.stress import load_runner
-
-# From the environment, which the runner's worker processes share, not argv, which they lack.
-marker = os.environ["TASKLOOM_STRESS_MARKER"]
-
-
-@flow(task_runner=load_runner(os.environ["TASKLOOM_STRESS_RUNNER"]))
-def long_map():
-    return [f.result() for f in t.slow.map(unmapped(marker), [0.05] * {tasks})]
-
-
-if __name__ == "__main__":
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
-    long_map()
-"""
-
-
-# -- a batch process -----------------------------------------------------------------------------
-
-
-class _Pauses:
-    """Hook wrappers that pause a random moment before and after each runner step."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def pause(self) -> None:
-        time.sleep(random.uniform(0, self.seconds))
-
-    def around(self) -> Generator[None, Any, Any]:
-        """A hook wrapper's body: pause, let the step run, pause, pass its result on."""
-        self.pause()
-        result = yield
-        self.pause()
-        return result
-
-
-def _pause_plugin(seconds: float) -> object:
-    from taskloom.hookspecs import hookimpl
-
-    pauses = _Pauses(seconds)
-
-    class PausePlugin:
-        @hookimpl(wrapper=True)
-        def taskloom_runner_start(self, runner: Any) -> Any:
-            return (yield from pauses.around())
-
-        @hookimpl(wrapper=True)
-        def taskloom_runner_submit(self, runner: Any, call: Any, upstream: Any) -> Any:
-            return (yield from pauses.around())
-
-        @hookimpl(wrapper=True)
-        def taskloom_runner_wait(self, runner: Any, future: Any, timeout: Any) -> Any:
-            return (yield from pauses.around())
-
-        @hookimpl(wrapper=True)
-        def taskloom_runner_shutdown(self, runner: Any) -> Any:
-            return (yield from pauses.around())
-
-    return PausePlugin()
-
-
-_SWITCH_INTERVALS = (1e-6, 1e-5, 1e-4, 1e-3, 5e-3)
-
-
-def _batch(args: argparse.Namespace) -> None:
-    from taskloom._plugins import get_plugin_manager
-
-    scenarios = args.worker.split(",")
-    runner = load_runner(args.runner)
-    teardown = None
-    if args.setup:
-        module_name, _, function = args.setup.partition(":")
-        teardown = getattr(importlib.import_module(module_name), function)()
-    plugins = get_plugin_manager()
-    plugin = _pause_plugin(args.jitter)
-    began = _process_tree.now()
-    default_interval = sys.getswitchinterval()
-    with open(args.results, "a", encoding="utf-8") as results:
-        for name in scenarios:
-            paused = random.random() < 0.5
-            if paused:
-                plugins.register(plugin)
-            sys.setswitchinterval(random.choice(_SWITCH_INTERVALS))
-            before = set(_process_tree.started_since(began))
-            workdir = Path(tempfile.mkdtemp(prefix="taskloom-run-"))
-            faulthandler.dump_traceback_later(args.timeout, exit=True)
-            start = time.monotonic()
-            error = None
-            try:
-                SCENARIOS[name](runner, workdir)
-            except BaseException:
-                error = traceback.format_exc()
-            finally:
-                faulthandler.cancel_dump_traceback_later()
-                seconds = time.monotonic() - start
-                sys.setswitchinterval(default_interval)
-                if paused:
-                    plugins.unregister(plugin)
-            new = [pid for pid in _process_tree.started_since(began) if pid not in before]
-            left = [pid for pid in _outlived(new) if not _process_wide(pid)]
-            if left and error is None:
-                error = f"processes left behind: {left}"
-            outcome = {"scenario": name, "ok": error is None, "error": error, "seconds": seconds}
-            results.write(json.dumps(outcome) + "\n")
-            results.flush()
-            shutil.rmtree(workdir, ignore_errors=True)
-    if callable(teardown):
-        teardown()
-
-
 # -- the command line ----------------------------------------------------------------------------
 
 
@@ -535,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        _batch(args)
+        run_batch(args)
         return 0
     options = Options(
         args.runner, args.runs, args.batch, args.jobs, args.timeout, args.jitter, args.setup

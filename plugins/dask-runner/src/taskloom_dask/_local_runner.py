@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from taskloom.exceptions import FlowInterrupted, FlowTerminated
 from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.states import Crashed, Failed, State
 from taskloom.task_runners import (
@@ -323,6 +324,10 @@ def _run_call(call: TaskCall, states: list[State]) -> State:
     """Run a call in a worker process and return its final state."""
     try:
         return call.run(states)
+    except (FlowInterrupted, FlowTerminated):
+        # A signal to the flow, raised here because the synchronous scheduler runs calls in the
+        # flow's own thread: the run is already Cancelled, and the flow must stop.
+        raise
     except BaseException as exc:  # the engine lets only flow interrupts through
         return call.finish(Crashed(f"Task run interrupted by {type(exc).__name__}", data=exc))
 
