@@ -7,7 +7,7 @@ would write it; docs/writing-a-runner.md walks through it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -77,7 +77,7 @@ class LimitedFuture(TaskloomFuture):
     def done(self) -> bool:
         return self._state.done()
 
-    def add_done_callback(self, fn: Any) -> None:
+    def add_done_callback(self, fn: Callable[[TaskloomFuture], Any]) -> None:
         self._state.add_done_callback(lambda _: fn(self))
 
 
