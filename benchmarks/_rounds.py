@@ -22,13 +22,13 @@ class Comparison:
     def row(self, raw_name: str, our_name: str) -> str:
         ratios = self.ratios
         return (
-            f"{raw_name:<34}{statistics.median(self.raw) * 1e6:>9.1f}   {our_name:<26}"
+            f"{raw_name:<42}{statistics.median(self.raw) * 1e6:>9.1f}   {our_name:<30}"
             f"{statistics.median(self.ours) * 1e6:>9.1f}   {statistics.median(ratios):>5.2f}"
             f"   {min(ratios):.2f}-{max(ratios):.2f}"
         )
 
 
-HEADER = f"{'raw engine':<34}{'µs/task':>9}   {'taskloom':<26}{'µs/task':>9}   {'ratio':>5}   range"
+HEADER = f"{'raw engine':<42}{'µs/task':>9}   {'taskloom':<30}{'µs/task':>9}   {'ratio':>5}   range"
 
 
 def per_task(fn: Callable[[], object], n: int) -> float:

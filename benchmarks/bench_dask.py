@@ -1,21 +1,22 @@
-"""Per-task overhead of the Dask runner beside raw `Client.submit`, measured in the same run.
+"""Per-task overhead of the Dask runner beside raw `distributed`, measured in the same run.
 
-    python benchmarks/bench_dask.py [--tasks 3000] [--chain 1000] [--repeat 3] [--workers 2]
+    python benchmarks/bench_dask.py [--tasks 1000] [--chain 500] [--batched 10000]
+                                    [--rounds 5] [--workers 2]
 
-One `LocalCluster` of worker processes (127.0.0.1) serves both sides. Each side connects a
-client, submits, reads every result and disconnects:
+One `LocalCluster` of worker processes (127.0.0.1) serves both sides, which take turns for
+`--rounds` rounds; each row gives both sides' median per task and the median and range of the
+round-by-round ratio. Each side connects its own client in every round, as a script would:
 
-- raw: `distributed.Client(address)`, `client.submit(fn, x, pure=False)`, `future.result()`;
-- taskloom: a flow on `DaskTaskRunner(address=...)`, `task.map(...)` / `task.submit(...)`,
-  `future.result()`.
+- the raw engine's best idiom: `client.submit(fn, x, pure=False)` for each, one `client.gather`;
+  and, labelled as such, the slower per-future idiom (`future.result()` of each in a list);
+- taskloom as users write it: a flow on `DaskTaskRunner(address=...)`,
+  `[f.result() for f in task.map(xs)]`, and `task.map(xs).result()`;
+- a chain of dependent tasks, each given the previous one's future;
+- `--batched` trivial elements: raw per-task submit beside `task.map(xs, batch_size=...)`.
 
-Two workloads: independent trivial tasks, and a chain of dependent tasks (each takes the
-previous one's future). Times are the best of `--repeat` runs, printed per task side by side
-with their ratio. Then the growth of this process's memory (RSS) while a 300 MB value passes
-from one task to another on two different workers.
-
-Log lines go through taskloom's real console handler; this process's stderr (and so the
-workers', which inherit it) is redirected to /dev/null while measuring.
+Then the growth of this process's memory while a 300 MB value passes from one task to another
+on two different workers. Log lines go through taskloom's real console handler; this
+process's stderr (and so the workers', which inherit it) goes to /dev/null while measuring.
 """
 
 from __future__ import annotations
@@ -23,15 +24,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import dask
 import distributed
 
 from _memory import PeakRSS
+from _rounds import HEADER, alternate
 from taskloom import flow, task
 from taskloom_dask import DaskTaskRunner
 
@@ -58,50 +58,62 @@ produce_task = task(produce, name="produce")
 consume_task = task(consume, name="consume")
 
 
-def best_of_interleaved(
-    repeat: int, raw: Callable[[], object], ours: Callable[[], object]
-) -> tuple[float, float]:
-    """Best wall time of each, running them alternately so both see the same machine."""
-    best = [float("inf"), float("inf")]
-    for _ in range(repeat):
-        for index, fn in enumerate((raw, ours)):
-            start = time.perf_counter()
-            fn()
-            best[index] = min(best[index], time.perf_counter() - start)
-    return best[0], best[1]
+def raw_gather(address: str, n: int) -> Callable[[], None]:
+    def run() -> None:
+        with distributed.Client(address) as client:
+            futures = [client.submit(trivial, i, pure=False) for i in range(n)]
+            assert client.gather(futures) == list(range(n))
+
+    return run
 
 
-def raw_trivial(address: str, n: int) -> None:
-    with distributed.Client(address) as client:
-        futures = [client.submit(trivial, i, pure=False) for i in range(n)]
-        for future in futures:
-            future.result()
+def raw_each(address: str, n: int) -> Callable[[], None]:
+    def run() -> None:
+        with distributed.Client(address) as client:
+            futures = [client.submit(trivial, i, pure=False) for i in range(n)]
+            assert [f.result() for f in futures] == list(range(n))
+
+    return run
 
 
-def raw_chain(address: str, n: int) -> None:
-    with distributed.Client(address) as client:
-        future = client.submit(increment, 0, pure=False)
-        for _ in range(n - 1):
-            future = client.submit(increment, future, pure=False)
-        assert future.result() == n
+def raw_chain(address: str, n: int) -> Callable[[], None]:
+    def run() -> None:
+        with distributed.Client(address) as client:
+            future = client.submit(increment, 0, pure=False)
+            for _ in range(n - 1):
+                future = client.submit(increment, future, pure=False)
+            assert future.result() == n
+
+    return run
 
 
-def taskloom_flows(address: str, n: int, chain: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
-    runner = DaskTaskRunner(address=address)
+def ours_each(address: str, n: int, batch_size: int | None = None) -> Callable[[], None]:
+    @flow(task_runner=DaskTaskRunner(address=address))
+    def each() -> None:
+        assert [f.result() for f in trivial_task.map(range(n), batch_size=batch_size)] == list(
+            range(n)
+        )
 
-    @flow(task_runner=runner)
-    def independent() -> None:
-        for future in trivial_task.map(range(n)):
-            future.result()
+    return each
 
-    @flow(task_runner=runner)
+
+def ours_all(address: str, n: int) -> Callable[[], None]:
+    @flow(task_runner=DaskTaskRunner(address=address))
+    def all_at_once() -> None:
+        assert trivial_task.map(range(n)).result() == list(range(n))
+
+    return all_at_once
+
+
+def ours_chain(address: str, n: int) -> Callable[[], None]:
+    @flow(task_runner=DaskTaskRunner(address=address))
     def chained() -> None:
         future = increment_task.submit(0)
-        for _ in range(chain - 1):
+        for _ in range(n - 1):
             future = increment_task.submit(future)
-        assert future.result() == chain
+        assert future.result() == n
 
-    return independent, chained
+    return chained
 
 
 @contextmanager
@@ -143,14 +155,17 @@ def memory_growth(address: str, size: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", type=int, default=3000)
-    parser.add_argument("--chain", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--chain", type=int, default=500)
+    parser.add_argument("--batched", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--megabytes", type=int, default=300)
     args = parser.parse_args()
+    n, rounds = args.tasks, args.rounds
 
+    out = sys.stdout
     with (
         stderr_to_devnull(),
         distributed.LocalCluster(
@@ -162,38 +177,58 @@ def main() -> None:
         ) as cluster,
     ):
         address = cluster.scheduler_address
-        independent, chained = taskloom_flows(address, args.tasks, args.chain)
-        raw_trivial(address, 100)  # warm both sides up
-        independent()
-        rows = []
-        for name, count, raw, ours in (
+        raw_gather(address, 100)()  # warm both sides up
+        ours_each(address, 100)()
+        print(
+            f"dask {dask.__version__}, distributed {distributed.__version__}, "
+            f"{args.workers} worker processes x 1 thread, {rounds} alternating rounds",
+            file=out,
+        )
+        print(HEADER, file=out)
+        rows = (
             (
-                f"{args.tasks} independent trivial tasks",
-                args.tasks,
-                lambda: raw_trivial(address, args.tasks),
-                independent,
+                f"{n:,} tasks: submit all, one gather",
+                raw_gather(address, n),
+                "[f.result() for f in map]",
+                ours_each(address, n),
+                n,
             ),
             (
-                f"chain of {args.chain} dependent tasks",
+                f"{n:,} tasks: submit all, one gather",
+                raw_gather(address, n),
+                "map(...).result()",
+                ours_all(address, n),
+                n,
+            ),
+            (
+                f"{n:,} tasks: per-future result() [slow]",
+                raw_each(address, n),
+                "[f.result() for f in map]",
+                ours_each(address, n),
+                n,
+            ),
+            (
+                f"chain of {args.chain:,}",
+                raw_chain(address, args.chain),
+                "chain of futures",
+                ours_chain(address, args.chain),
                 args.chain,
-                lambda: raw_chain(address, args.chain),
-                chained,
             ),
-        ):
-            raw_s, ours_s = best_of_interleaved(args.repeat, raw, ours)
-            rows.append((name, raw_s / count, ours_s / count))
+            (
+                f"{args.batched:,} tasks: submit all, gather",
+                raw_gather(address, args.batched),
+                "map(..., batch_size='auto')",
+                ours_each(address, args.batched, "auto"),  # type: ignore[arg-type]
+                args.batched,
+            ),
+        )
+        for raw_name, raw, our_name, ours, count in rows:
+            print(alternate(raw, ours, count, rounds).row(raw_name, our_name), file=out, flush=True)
         raw_mb, ours_mb = memory_growth(address, args.megabytes * 1_000_000)
-
-    print(
-        f"dask {dask.__version__}, distributed {distributed.__version__}, "
-        f"{args.workers} worker processes x 1 thread, best of {args.repeat}"
-    )
-    print(f"{'workload':<36} {'raw Client.submit':>18} {'DaskTaskRunner':>15} {'ratio':>6}")
-    for name, raw, ours in rows:
-        print(f"{name:<36} {raw * 1e6:>15.0f} us {ours * 1e6:>12.0f} us {ours / raw:>6.2f}")
     print(
         f"flow-process RSS growth, {args.megabytes} MB passed between two workers: "
-        f"raw {raw_mb:.1f} MB, DaskTaskRunner {ours_mb:.1f} MB"
+        f"raw {raw_mb:.1f} MB, DaskTaskRunner {ours_mb:.1f} MB",
+        file=out,
     )
 
 

@@ -59,6 +59,19 @@ def measure(n: int, repeat: int) -> list[tuple[str, str, Comparison]]:
         for future in trivial_task.map(range(n)):
             future.result()
 
+    @flow(task_runner=ProcessPoolTaskRunner())
+    def processes_all() -> None:
+        assert trivial_task.map(range(n)).result() == list(range(n))
+
+    @flow(task_runner=ConcurrentTaskRunner())
+    def concurrent_all() -> None:
+        assert trivial_task.map(range(n)).result() == list(range(n))
+
+    @flow(task_runner=ProcessPoolTaskRunner())
+    def processes_batched() -> None:
+        futures = trivial_task.map(range(n), batch_size="auto")
+        assert [f.result() for f in futures] == list(range(n))
+
     def plain() -> None:
         for i in range(n):
             trivial(i)
@@ -73,17 +86,20 @@ def measure(n: int, repeat: int) -> list[tuple[str, str, Comparison]]:
             for future in [pool.submit(trivial, i) for i in range(n)]:
                 future.result()
 
+    tpe, ppe = "ThreadPoolExecutor, submit all", "ProcessPoolExecutor, submit all"
     rows = [
         ("plain call", plain, "sequential, direct calls", sequential),
-        ("ThreadPoolExecutor, submit all", threads, "concurrent, .map + .result()", concurrent),
-        ("ProcessPoolExecutor, submit all", process_pool, "processes, .map + .result()", processes),
+        (tpe, threads, "concurrent, .map + .result()", concurrent),
+        (tpe, threads, "concurrent, map(...).result()", concurrent_all),
+        (ppe, process_pool, "processes, .map + .result()", processes),
+        (ppe, process_pool, "processes, map(...).result()", processes_all),
+        (ppe, process_pool, "processes, batch_size='auto'", processes_batched),
     ]
     return [(raw_name, name, alternate(raw, ours, n, repeat)) for raw_name, raw, name, ours in rows]
 
 
 MEMORY_PROBE = """
 import resource, sys
-from _rounds import HEADER, Comparison, alternate
 from taskloom import flow, task
 from taskloom_local import ConcurrentTaskRunner
 
@@ -99,8 +115,14 @@ mapped({n})
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
+IMPORT_TIME = """
+import time
+start = time.perf_counter()
+import taskloom
+print(time.perf_counter() - start)
+"""
+
 ONE_TASK_PROCESS = """
-from _rounds import HEADER, Comparison, alternate
 from taskloom import flow, task
 from taskloom_local import SequentialTaskRunner
 
@@ -124,6 +146,17 @@ def peak_memory_mb(n: int) -> int:
         check=True,
     )
     return int(out.stdout.split()[-1])
+
+
+def import_seconds(repeat: int) -> float:
+    """The best of `repeat` fresh processes' time to `import taskloom`."""
+    times = []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", IMPORT_TIME], capture_output=True, text=True, check=True
+        )
+        times.append(float(out.stdout.split()[-1]))
+    return min(times)
 
 
 def one_task_process_seconds(repeat: int) -> float:
@@ -159,6 +192,7 @@ def main() -> None:
         f"{peak_memory_mb(args.mapped)} MB",
         file=out,
     )
+    print(f"import taskloom: {import_seconds(args.repeat) * 1000:.0f} ms", file=out)
     print(
         f"whole process running a one-task flow (sequential): "
         f"{one_task_process_seconds(args.repeat) * 1000:.0f} ms",

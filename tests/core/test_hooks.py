@@ -49,6 +49,13 @@ class StepRecorder:
         return future
 
     @hookimpl(wrapper=True)
+    def taskloom_runner_submit_batch(self, runner: Any, calls: Any) -> Generator[None, Any, Any]:
+        self.steps.append(("submit_batch", [call.task_run_name for call in calls]))
+        futures = yield
+        self.steps.append(("submitted_batch", len(futures)))
+        return futures
+
+    @hookimpl(wrapper=True)
     def taskloom_runner_wait(
         self, runner: Any, future: Any, timeout: Any
     ) -> Generator[None, Any, Any]:
@@ -73,6 +80,19 @@ def test_wrapper_plugin_sees_every_runner_step_in_order(register_plugin, thread_
     assert one_task() == 3
     names = [step for step, _ in recorder.steps]
     assert names == ["start", "started", "submit", "submitted", "wait", "shutdown"]
+
+
+def test_wrapper_plugin_sees_each_batch_of_a_batched_map(register_plugin, thread_runner) -> None:
+    recorder = register_plugin(StepRecorder())
+
+    @flow(task_runner=thread_runner)
+    def batched() -> list[int]:
+        return add.map(range(5), 1, batch_size=2).result()
+
+    assert batched() == [1, 2, 3, 4, 5]
+    batches = [len(names) for step, names in recorder.steps if step == "submit_batch"]
+    assert batches == [2, 2, 1]
+    assert [value for step, value in recorder.steps if step == "submitted_batch"] == [2, 2, 1]
 
 
 def test_wrapper_plugin_sees_the_step_arguments_and_results(register_plugin, thread_runner) -> None:

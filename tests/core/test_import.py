@@ -62,6 +62,7 @@ def test_public_names_are_exactly_the_documented_ones() -> None:
         "State",
         "Task",
         "TaskloomFuture",
+        "TaskloomFutureList",
         "as_completed",
         "available_task_runners",
         "flow",

@@ -8,7 +8,7 @@ from taskloom._flows import Flow, flow
 from taskloom._registry import available_task_runners
 from taskloom._run_logger import get_run_logger
 from taskloom._tasks import Task, task, unmapped
-from taskloom.futures import TaskloomFuture, as_completed, wait
+from taskloom.futures import TaskloomFuture, TaskloomFutureList, as_completed, wait
 from taskloom.states import State
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "State",
     "Task",
     "TaskloomFuture",
+    "TaskloomFutureList",
     "as_completed",
     "available_task_runners",
     "flow",

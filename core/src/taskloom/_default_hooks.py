@@ -31,6 +31,13 @@ def taskloom_runner_submit(
 
 
 @hookimpl(trylast=True)
+def taskloom_runner_submit_batch(
+    runner: TaskRunner, calls: Sequence[TaskCall]
+) -> list[TaskloomFuture]:
+    return runner.submit_batch(calls)
+
+
+@hookimpl(trylast=True)
 def taskloom_runner_wait(
     runner: TaskRunner, future: TaskloomFuture, timeout: float | None
 ) -> State | None:

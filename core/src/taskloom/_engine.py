@@ -68,6 +68,8 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
                 yield run, outcome, final
             finally:
                 current_run.reset(token)
+            if outcome.error is not None:
+                outcome.error = _signals.signal_exception(outcome.error)
             if outcome.error is None:
                 state = run.final_state(outcome.value)
             elif isinstance(outcome.error, Exception):
@@ -76,10 +78,14 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
             else:
                 interrupt = outcome.error
                 state = _interrupted(interrupt)
-        except BaseException as exc:
+        except BaseException as caught:
             # Interrupted while collecting the task runs' final states.
-            state = _failed_flow(exc) if isinstance(exc, Exception) else _interrupted(exc)
-            interrupt = exc
+            interrupt = _signals.signal_exception(caught)
+            state = (
+                _failed_flow(interrupt)
+                if isinstance(interrupt, Exception)
+                else _interrupted(interrupt)
+            )
         finally:
             logger.info("Shutting down task runner `%s`...", run.runner.name)
             _shut_down(run, interrupt, top_level=parent_run is None)

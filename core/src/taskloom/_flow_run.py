@@ -43,6 +43,7 @@ class FlowRun(Submitter):
         self._waiter: Callable[[TaskloomFuture, float | None], State | None] | None = None
         if self._wrapped:
             self._submit = self._hook_submit
+            self._submit_batch = self._hook_submit_batch
             self._waiter = self._hook_wait
         self._notify_finished = bool(self.hook.taskloom_task_run_finished.get_hookimpls())
         if self._notify_finished:
@@ -69,6 +70,12 @@ class FlowRun(Submitter):
             runner=self.runner, call=call, upstream=upstream
         )
         return future
+
+    def _hook_submit_batch(self, calls: Sequence[TaskCall]) -> list[TaskloomFuture]:
+        futures: list[TaskloomFuture] = self.hook.taskloom_runner_submit_batch(
+            runner=self.runner, calls=calls
+        )
+        return futures
 
     def _hook_wait(self, future: TaskloomFuture, timeout: float | None) -> State | None:
         if self._wrapped:
@@ -155,6 +162,7 @@ def _runner_hooks_wrapped(plugins: pluggy.PluginManager) -> bool:
         for caller in (
             hook.taskloom_runner_start,
             hook.taskloom_runner_submit,
+            hook.taskloom_runner_submit_batch,
             hook.taskloom_runner_wait,
             hook.taskloom_runner_shutdown,
         )

@@ -89,6 +89,25 @@ def pending() -> bool:
     return watch is not None and watch.received is not None
 
 
+def signal_exception(exc: BaseException) -> BaseException:
+    """The exception to end the flow run with, for `exc` reaching it.
+
+    Some engines replace the exception a signal handler raised during one of their calls with
+    their own (Ray raises a bare `KeyboardInterrupt` or a `SystemError`): once a signal has
+    arrived, what reaches the flow run stands for it, and the run ends as the signal says.
+    """
+    watch = _current
+    if watch is None or watch.received is None or is_flow_interrupt(exc):
+        return exc
+    replacement: BaseException = (
+        FlowInterrupted(_NAMES[signal.SIGINT])
+        if watch.received == signal.SIGINT
+        else FlowTerminated(_NAMES[signal.SIGTERM])
+    )
+    replacement.__context__ = exc
+    return replacement
+
+
 _current: _Watch | None = None
 
 

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from taskloom._context import current_run
 from taskloom._logging import RunLogger, log_info, logger
 from taskloom._task_call import TaskCall, Upstream
+from taskloom._toolkit.batches import auto_batch_size
 from taskloom._toolkit.plain import PLAIN_TYPES
-from taskloom.futures import FinishedFuture, TaskloomFuture
+from taskloom.futures import FinishedFuture, TaskloomFuture, TaskloomFutureList
 
 if TYPE_CHECKING:
     from taskloom._tasks import Task
@@ -32,6 +33,9 @@ class Submitter:
         self._counters: dict[str, Iterator[int]] = {}
         self._notify_submitted: Callable[[TaskCall], None] | None = None
         self._submit: Callable[[TaskCall, Sequence[TaskloomFuture]], TaskloomFuture] = runner.submit
+        self._submit_batch: Callable[[Sequence[TaskCall]], list[TaskloomFuture]] = (
+            runner.submit_batch
+        )
 
     def submit(
         self,
@@ -40,6 +44,68 @@ class Submitter:
         kwargs: dict[str, Any],
         wait_for: Iterable[Any] | None,
     ) -> TaskloomFuture:
+        call, upstream, blocked = self._prepare(task, args, kwargs, wait_for)
+        if blocked:
+            future: TaskloomFuture = FinishedFuture(call, call.finish(call.not_ready(blocked)))
+        else:
+            future = self._submit(call, upstream)
+        self._adopt(future)
+        return future
+
+    def map(
+        self,
+        task: Task[..., Any],
+        runs: list[tuple[tuple[Any, ...], dict[str, Any]]],
+        wait_for: Iterable[Any] | None,
+        batch_size: int | str | None,
+    ) -> TaskloomFutureList:
+        """One run per `(args, kwargs)` of `runs`; those that wait for no run go to the runner
+        `batch_size` at a time when it is over 1 (`"auto"`: see `auto_batch_size`)."""
+        size = _batch_size(batch_size, len(runs), self.runner)
+        if size <= 1 or wait_for is not None:
+            return TaskloomFutureList([self.submit(task, a, k, wait_for) for a, k in runs])
+        futures: list[TaskloomFuture | None] = [None] * len(runs)
+        batch: list[TaskCall] = []
+        places: list[int] = []
+        for index, (args, kwargs) in enumerate(runs):
+            call, upstream, blocked = self._prepare(task, args, kwargs, None)
+            if upstream or blocked:
+                # It waits for other runs: on its own, so that a failure upstream of it cannot
+                # fail the rest of a batch.
+                future = (
+                    FinishedFuture(call, call.finish(call.not_ready(blocked)))
+                    if blocked
+                    else self._submit(call, upstream)
+                )
+                self._adopt(future)
+                futures[index] = future
+                continue
+            batch.append(call)
+            places.append(index)
+            if len(batch) == size:
+                self._send_batch(batch, places, futures)
+                batch, places = [], []
+        if batch:
+            self._send_batch(batch, places, futures)
+        return TaskloomFutureList(futures)  # type: ignore[arg-type]
+
+    def _send_batch(
+        self, calls: list[TaskCall], places: list[int], futures: list[TaskloomFuture | None]
+    ) -> None:
+        submitted = self._submit_batch(calls)
+        for index, future in zip(places, submitted, strict=True):
+            self._adopt(future)
+            futures[index] = future
+
+    def _prepare(
+        self,
+        task: Task[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        wait_for: Iterable[Any] | None,
+    ) -> tuple[TaskCall, list[TaskloomFuture], str | None]:
+        """The call of one task run, its upstream futures, and the name of an upstream run of
+        another runner that did not complete (the call cannot run), if any."""
         name = self._name_run(task)
         upstream: list[TaskloomFuture] = []
         blocked: list[str] = []
@@ -59,13 +125,11 @@ class Submitter:
         if self._notify_submitted is not None:
             self._notify_submitted(call)
         log_info("Submitting task run %r to task runner...", name)
-        if blocked:
-            future: TaskloomFuture = FinishedFuture(call, call.finish(call.not_ready(blocked[0])))
-        else:
-            future = self._submit(call, upstream)
+        return call, upstream, blocked[0] if blocked else None
+
+    def _adopt(self, future: TaskloomFuture) -> None:
         future.owner = self
         self._track(future)
-        return future
 
     def _name_run(self, task: Task[..., Any]) -> str:
         counter = self._counters.get(task.key)
@@ -95,6 +159,8 @@ class Submitter:
             return {k: self._extract(v, upstream, blocked) for k, v in value.items()}
         if cls in CONTAINERS:
             return cls(self._extract(v, upstream, blocked) for v in value)
+        if cls is TaskloomFutureList:  # a map's futures passed whole: a list of their values
+            return [self._extract(v, upstream, blocked) for v in value]
         return value
 
     def _track(self, future: TaskloomFuture) -> None:
@@ -116,7 +182,21 @@ def _may_hold_futures(values: Iterable[Any]) -> bool:
             continue
         if isinstance(value, TaskloomFuture) or type(value) in CONTAINERS:
             return True
+        if type(value) is TaskloomFutureList:
+            return True
     return False
+
+
+def _batch_size(batch_size: int | str | None, count: int, runner: TaskRunner) -> int:
+    if batch_size is None:
+        return 1
+    if batch_size == "auto":
+        return auto_batch_size(count, runner.parallelism)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise TypeError(
+            f"batch_size must be a positive integer, 'auto' or None; got {batch_size!r}"
+        )
+    return batch_size
 
 
 class RemoteFlowRun(Submitter):

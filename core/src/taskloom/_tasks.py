@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from taskloom._context import current_run
 from taskloom._names import task_key
@@ -14,7 +14,7 @@ from taskloom.futures import await_result
 
 if TYPE_CHECKING:
     from taskloom._submitter import Submitter
-    from taskloom.futures import TaskloomFuture
+    from taskloom.futures import TaskloomFuture, TaskloomFutureList
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -91,16 +91,23 @@ class Task(Generic[P, R]):
         return _flow_run("submit", self).submit(self, args, kwargs, wait_for)
 
     def map(
-        self, *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any
-    ) -> list[TaskloomFuture]:
+        self,
+        *args: Any,
+        wait_for: Iterable[Any] | None = None,
+        batch_size: int | Literal["auto"] | None = None,
+        **kwargs: Any,
+    ) -> TaskloomFutureList:
         """Submit one run per element of the iterable arguments (zipped); return their futures.
 
         Arguments wrapped in `unmapped(...)`, strings, bytes and other non-iterables are passed
-        whole to every run.
+        whole to every run. With `batch_size=k`, runners whose engine pays a cost per task
+        (processes, Dask, Ray) send `k` runs per engine task; each run keeps its own state,
+        retries, timeout and log lines. `"auto"` picks `k` for the map's length and the
+        runner's parallelism (`taskloom.task_runners.auto_batch_size`).
         """
         flow_run = _flow_run("map", self)
         runs = _map_arguments(self.name, args, kwargs)
-        return [flow_run.submit(self, a, k, wait_for) for a, k in runs]
+        return flow_run.map(self, runs, wait_for, batch_size)
 
     def with_options(self, **options: Any) -> Task[P, R]:
         """A copy of this task with some of its options (`name`, `tags`, ...) changed."""

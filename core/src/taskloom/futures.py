@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import abc
+import itertools
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from taskloom.states import Pending, Running, State
 
 if TYPE_CHECKING:
     from taskloom._task_call import TaskCall
 
-__all__ = ["FinishedFuture", "TaskloomFuture", "as_completed", "wait"]
+__all__ = ["FinishedFuture", "TaskloomFuture", "TaskloomFutureList", "as_completed", "wait"]
 
 Waiter = Callable[["TaskloomFuture", "float | None"], "State | None"]
+
+#: How many futures of a map one batched read brings home at most.
+READ_AHEAD = 1024
 
 
 class TaskloomFuture(abc.ABC):
@@ -26,12 +31,18 @@ class TaskloomFuture(abc.ABC):
     methods, `_wait` and `done`; everything users call is here.
     """
 
-    __slots__ = ("__weakref__", "_final", "_waiter", "call", "owner")
+    __slots__ = ("__weakref__", "_final", "_group", "_waiter", "call", "owner")
+
+    #: Whether `_read_many` brings many runs' results home at once (Dask, Ray), so that reading
+    #: one future of a map reads its finished siblings with it.
+    reads_in_batches: ClassVar[bool] = False
 
     def __init__(self, call: TaskCall) -> None:
         self.call = call
         self._final: State | None = None
         self._waiter: Waiter | None = None
+        #: the map this future belongs to, when `reads_in_batches` (see `TaskloomFutureList`)
+        self._group: weakref.ref[TaskloomFutureList] | None = None
         #: the flow run (or worker-side handle) that submitted this future; set by the engine
         self.owner: Any = None
 
@@ -63,6 +74,45 @@ class TaskloomFuture(abc.ABC):
             fn(self)
 
         threading.Thread(target=watch, daemon=True, name="taskloom-future-watch").start()
+
+    @classmethod
+    def _wait_many(cls, futures: Sequence[TaskloomFuture], timeout: float | None) -> None:
+        """Wait at most `timeout` seconds for all of `futures` (of this class) to be final.
+
+        Runners whose engine waits for many at once in one call override this.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for future in futures:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if future.wait(remaining) is None:
+                return
+
+    @classmethod
+    def _read_many(cls, futures: Iterable[TaskloomFuture]) -> None:
+        """Bring the results of those of `futures` (of this class) that are final home at once,
+        in one request to the engine, leaving the others as they are.
+
+        Only called on classes whose `reads_in_batches` is true; the first future is final.
+        """
+
+    def _siblings(self) -> Iterator[TaskloomFuture]:
+        """The futures after this one in its map whose results are not here yet, up to
+        `READ_AHEAD` in all, when a loop over the map is at this one (else none).
+
+        They are candidates only, produced as asked for: `_read_many` reads those that have
+        finished, up to the first that has not (runs mostly finish in the order they were sent).
+        """
+        group = self._group() if self._group is not None else None
+        if group is None:
+            return
+        cursor = group._cursor
+        if cursor < 0 or cursor >= len(group) or group[cursor] is not self:
+            return
+        cls = type(self)
+        for index in range(cursor + 1, min(len(group), cursor + READ_AHEAD)):
+            sibling = group[index]
+            if type(sibling) is cls and (sibling._final is None or not sibling._final.is_loaded()):
+                yield sibling
 
     # -- the public surface ---------------------------------------------------------------------
 
@@ -98,7 +148,11 @@ class TaskloomFuture(abc.ABC):
         For a run that did not complete, raises its exception (or returns it when
         `raise_on_failure` is false). A run still going after `timeout` raises `TimeoutError`.
         """
-        final = self._final or self.wait(timeout)
+        final = self._final
+        if self._group is not None and (final is None or not final.is_loaded()):
+            final = _read_with_siblings(self, timeout)
+        else:
+            final = final or self.wait(timeout)
         if final is None:
             raise TimeoutError(
                 f"Task run {self.task_run_name!r} did not finish within {timeout} second(s)"
@@ -111,6 +165,75 @@ class TaskloomFuture(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.task_run_name!r}, state={self.state!r})"
+
+
+class TaskloomFutureList(list[TaskloomFuture]):
+    """The futures `Task.map` returns, in order, with `wait()` and `result()` for all at once.
+
+    On engines that keep results remote (Dask, Ray), reading the futures' results one by one
+    in a loop (`[f.result() for f in futures]`) brings each run's finished successors home in
+    the same request, up to `READ_AHEAD` of them: one round trip for many results, as the
+    engine's own `gather` does.
+    """
+
+    def __init__(self, futures: Iterable[TaskloomFuture] = ()) -> None:
+        super().__init__(futures)
+        #: the position of the future a loop over this list is at (see `_read_with_siblings`)
+        self._cursor = -1
+        group = weakref.ref(self)
+        for future in self:
+            if type(future).reads_in_batches:
+                future._group = group
+
+    def __iter__(self) -> Iterator[TaskloomFuture]:
+        # A loop that reads each future's result reads them all: the read-ahead follows it.
+        for index in range(len(self)):
+            self._cursor = index
+            yield self[index]
+        self._cursor = -1
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait at most `timeout` seconds for every run to be final."""
+        wait(self, timeout)
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> list[Any]:
+        """Every run's return value, in order, waiting at most `timeout` seconds for them all.
+
+        A run that did not complete raises its exception (or gives it in its place when
+        `raise_on_failure` is false); runs still going after `timeout` raise `TimeoutError`.
+        """
+        _, not_done = wait(self, timeout)
+        if not_done:
+            raise TimeoutError(
+                f"{len(not_done)} of {len(self)} task run(s) did not finish within "
+                f"{timeout} second(s)"
+            )
+        for cls, group in _by_class(self).items():
+            if cls.reads_in_batches:
+                for start in range(0, len(group), READ_AHEAD):
+                    cls._read_many(group[start : start + READ_AHEAD])
+        return [future.result(raise_on_failure=raise_on_failure) for future in self]
+
+
+def _read_with_siblings(future: TaskloomFuture, timeout: float | None) -> State | None:
+    """`future`'s final state; when a loop over its map is at it and it had finished before it
+    was read, its result is read together with the finished futures that follow it."""
+    was_done = future.done()
+    final = future.wait(timeout)
+    if not was_done or final is None or not final.is_completed() or final.is_loaded():
+        return final
+    type(future)._read_many(itertools.chain((future,), future._siblings()))
+    return future._final or final
+
+
+def _by_class(futures: Iterable[TaskloomFuture]) -> dict[FutureClass, list[TaskloomFuture]]:
+    groups: dict[FutureClass, list[TaskloomFuture]] = {}
+    for future in futures:
+        groups.setdefault(type(future), []).append(future)
+    return groups
+
+
+FutureClass = type[TaskloomFuture]
 
 
 async def await_result(future: TaskloomFuture) -> Any:
@@ -160,14 +283,19 @@ def as_completed(
 def wait(
     futures: Iterable[TaskloomFuture], timeout: float | None = None
 ) -> tuple[set[TaskloomFuture], set[TaskloomFuture]]:
-    """Wait at most `timeout` seconds for the futures; return `(done, not_done)`."""
+    """Wait at most `timeout` seconds for the futures; return `(done, not_done)`.
+
+    Futures of one runner are waited for together, in one call where its engine has one.
+    """
     futures = list(futures)
     deadline = None if timeout is None else time.monotonic() + timeout
+    for cls, group in _by_class(futures).items():
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        cls._wait_many(group, remaining)
     done: set[TaskloomFuture] = set()
     not_done: set[TaskloomFuture] = set()
     for future in futures:
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        (done if future.wait(remaining) is not None else not_done).add(future)
+        (done if future.wait(0) is not None else not_done).add(future)
     return done, not_done
 
 

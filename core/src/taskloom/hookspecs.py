@@ -63,6 +63,18 @@ def taskloom_runner_submit(
 
 
 @hookspec(firstresult=True)
+def taskloom_runner_submit_batch(
+    runner: TaskRunner, calls: Sequence[TaskCall]
+) -> list[TaskloomFuture] | None:
+    """Submit a batch of task runs of one `task.map(..., batch_size=k)` to `runner`; return
+    their futures, in order.
+
+    Called instead of `taskloom_runner_submit` for the elements of a batched map that wait for
+    no run, `k` at a time (the last batch may be shorter).
+    """
+
+
+@hookspec(firstresult=True)
 def taskloom_runner_wait(
     runner: TaskRunner, future: TaskloomFuture, timeout: float | None
 ) -> State | None:

@@ -117,6 +117,17 @@ class State:
     def is_final(self) -> bool:
         return self.type is not _PENDING and self.type is not _RUNNING
 
+    def is_loaded(self) -> bool:
+        """Whether the data is here (False for a state whose data loads on first use)."""
+        return self._data is not _NOT_LOADED
+
+    def provide(self, data: Any) -> None:
+        """Give a state whose data loads on first use its data now: what a runner does that
+        fetched many runs' results in one request. A state already loaded keeps its own."""
+        if self._data is _NOT_LOADED:
+            self._data = data
+            self._loader = None
+
     def result(self, raise_on_failure: bool = True) -> Any:
         """The run's return value; for a run that did not complete, its exception.
 

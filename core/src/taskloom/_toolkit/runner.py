@@ -108,6 +108,24 @@ class TaskRunner(abc.ABC):
         failure of the task itself: that is the returned future's state.
         """
 
+    def submit_batch(self, calls: Sequence[TaskCall]) -> list[TaskloomFuture]:
+        """Submit calls of one map that wait for no run; return their futures, in order.
+
+        Called for `task.map(..., batch_size=k)`. A runner whose engine pays a cost per task
+        overrides this to send the calls as one engine task that runs them one after another
+        (`run_batch`), each call still ending in its own state (`batch_outcome_state`). The
+        default submits each call on its own.
+        """
+        return [self.submit(call, ()) for call in calls]
+
+    @property
+    def parallelism(self) -> int:
+        """How many task runs the runner runs at once, for `batch_size="auto"`: the number of
+        cores unless the runner knows better (its workers' threads, its cluster's CPUs)."""
+        import os
+
+        return os.cpu_count() or 1
+
     def wait(self, future: TaskloomFuture, timeout: float | None) -> State | None:
         """Wait for one of this runner's futures; the default asks the future itself."""
         return future._wait(timeout)

@@ -7,6 +7,8 @@ A runner plugin imports only from here (and `taskloom.futures`, `taskloom.states
 - `TaskRunner`, the base class; `TaskCall`, what `submit` receives; `TaskloomFuture` and
   `FinishedFuture`, what it returns;
 - `when_final(upstream, start)`: start a run once its upstream runs are final;
+- `run_batch(calls)` / `batch_outcome_state(outcome)`: the calls of a batched map run as one
+  engine task, and each one's state read back (`auto_batch_size` is what `"auto"` picks);
 - `unstarted_upstream_first(...)`: the runs a waiting worker can run itself, in order;
 - `ThreadCalls`: run calls on the runner's threads so that a cancelled flow can stop them;
 - `signals_blocked()` and `leave_signals_to_the_flow()`: worker processes that leave Ctrl-C
@@ -25,6 +27,7 @@ from typing import Any
 
 from taskloom._logging import logger
 from taskloom._task_call import TaskCall
+from taskloom._toolkit.batches import auto_batch_size, batch_outcome_state, run_batch
 from taskloom._toolkit.dependencies import unstarted_upstream_first, when_final
 from taskloom._toolkit.handoff import dumps_flow_run, loads_flow_run
 from taskloom._toolkit.plain import PLAIN_TYPES, all_plain
@@ -41,10 +44,13 @@ __all__ = [
     "TaskloomFuture",
     "ThreadCalls",
     "all_plain",
+    "auto_batch_size",
+    "batch_outcome_state",
     "dumps_flow_run",
     "leave_signals_to_the_flow",
     "loads_flow_run",
     "logger",
+    "run_batch",
     "signals_blocked",
     "unstarted_upstream_first",
     "when_final",

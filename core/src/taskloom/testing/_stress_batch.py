@@ -53,6 +53,10 @@ def _pause_plugin(seconds: float) -> object:
             return (yield from pauses.around())
 
         @hookimpl(wrapper=True)
+        def taskloom_runner_submit_batch(self, runner: Any, calls: Any) -> Any:
+            return (yield from pauses.around())
+
+        @hookimpl(wrapper=True)
         def taskloom_runner_wait(self, runner: Any, future: Any, timeout: Any) -> Any:
             return (yield from pauses.around())
 

@@ -85,3 +85,27 @@ def submit_nested(x: int) -> int:
 @task
 def sum_all(values: list[int], extra: dict[str, int]) -> int:
     return sum(values) + sum(extra.values())
+
+
+@task
+def fail_odd(x: int) -> int:
+    if x % 2:
+        raise ValueError(f"odd: {x}")
+    return x
+
+
+@task(retries=1)
+def fail_first_attempt(counters: Path, x: int) -> int:
+    """Fails the first attempt of each `x` (counted in a file per `x`), then returns `x`."""
+    counter = counters / str(x)
+    if not counter.exists():
+        counter.write_text("1")
+        raise RuntimeError(f"first attempt of {x}")
+    return x
+
+
+@task(timeout_seconds=0.5)
+def sleep_if_odd(x: int) -> int:
+    if x % 2:
+        time.sleep(5)
+    return x

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,9 @@ class DaskFuture(TaskloomFuture):
 
     __slots__ = ("_crashes", "_dask", "_submit", "_upstream")
 
+    # Reading one result of a map gathers its finished siblings in the same request.
+    reads_in_batches = True
+
     def __init__(
         self,
         call: TaskCall,
@@ -83,7 +86,7 @@ class DaskFuture(TaskloomFuture):
                 if timeout is not None and timeout <= 0:
                     return None
                 remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                if not _wait_for(dask_future, remaining):
+                if not wait_for(dask_future, remaining):
                     return None
             status = dask_future.status
             if status == "finished":
@@ -103,6 +106,33 @@ class DaskFuture(TaskloomFuture):
             if state is not None:
                 return state
             # submitted again: wait for the new submission
+
+    @classmethod
+    def _read_many(cls, futures: Iterable[TaskloomFuture]) -> None:
+        ready: list[tuple[DaskFuture, State]] = []
+        client = None
+        for future in futures:
+            assert isinstance(future, DaskFuture)
+            state = future._final
+            if state is None:
+                if future._dask.status != "finished":
+                    break  # the runs after it have mostly not finished either
+                state = future.wait(0)
+            if state is None or not state.is_completed() or state.is_loaded():
+                continue
+            if client is None:
+                client = future._dask.client
+            if future._dask.client is client:
+                ready.append((future, state))
+        if client is None or len(ready) < 2:
+            return  # one reads its own
+        try:
+            with blocking_in_worker():
+                values = client.gather([future._dask for future, _ in ready])
+        except Exception:
+            return  # each reads its own, and meets its own error
+        for (_, state), value in zip(ready, values, strict=True):
+            state.provide(value)
 
     # -- reading the outcome ----------------------------------------------------------------
 
@@ -124,7 +154,7 @@ class DaskFuture(TaskloomFuture):
     def _state_after_error(self, dask_future: Future) -> State | None:  # type: ignore[type-arg]
         """This run's state from the error Dask holds for it; None once it is submitted again."""
         call = self.call
-        exc = _error_of(dask_future)
+        exc = error_of(dask_future)
         if isinstance(exc, TaskRunFailure):
             if exc.task_run_name == call.task_run_name:
                 state = exc.state
@@ -204,7 +234,7 @@ def _first_incomplete(upstream: Sequence[TaskloomFuture]) -> str | None:
     return None
 
 
-def _wait_for(dask_future: Future, timeout: float | None) -> bool:  # type: ignore[type-arg]
+def wait_for(dask_future: Future, timeout: float | None) -> bool:  # type: ignore[type-arg]
     """Block until the key is final (True) or `timeout` passes (False), loading no data."""
     with blocking_in_worker():
         try:
@@ -220,7 +250,7 @@ def _wait_for(dask_future: Future, timeout: float | None) -> bool:  # type: igno
     return True
 
 
-def _error_of(dask_future: Future) -> BaseException:  # type: ignore[type-arg]
+def error_of(dask_future: Future) -> BaseException:  # type: ignore[type-arg]
     if dask_future.status == "cancelled":
         return CancelledError(f"its Dask key {dask_future.key!r} was cancelled")
     exc = dask_future.exception()

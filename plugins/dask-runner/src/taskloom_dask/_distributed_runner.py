@@ -15,13 +15,14 @@ from taskloom.states import Failed
 from taskloom.task_runners import TaskCall, TaskRunner, logger
 from taskloom_dask import _cluster
 from taskloom_dask._addresses import scheduler_address
+from taskloom_dask._batch_future import DaskBatch, DaskBatchFuture
 from taskloom_dask._distributed_future import DaskFuture, dask_key
 from taskloom_dask._main_guard import check_main_guard
-from taskloom_dask._payload import dumps_call, dumps_task
+from taskloom_dask._payload import dumps_call, dumps_calls, dumps_task
 from taskloom_dask._performance import PerformanceReport
 from taskloom_dask._pickle_errors import why_unsendable
 from taskloom_dask._submit_options import submit_options
-from taskloom_dask._worker import run_task_call
+from taskloom_dask._worker import run_task_batch, run_task_call
 
 if TYPE_CHECKING:
     from typing import Self
@@ -234,17 +235,49 @@ class DaskTaskRunner(TaskRunner):
             return FinishedFuture(call, call.finish(state))
         return DaskFuture(call, self._submit_to_dask, dask_future, upstream)
 
+    def submit_batch(self, calls: Sequence[TaskCall]) -> list[TaskloomFuture]:
+        if not self._in_worker and self._client is None:
+            raise RuntimeError(f"{self.name} was used before it was started or after shutdown")
+        try:
+            dask_future = self.client.submit(
+                run_task_batch,
+                self._pickled_task(calls[0].task),
+                dumps_calls(calls),
+                key=dask_key(calls[0]),
+                pure=False,
+                **submit_options(calls[0].tags),
+            )
+        except Exception:
+            # Some call cannot be pickled: on their own, the others still run.
+            return [self.submit(call, ()) for call in calls]
+        if not self._in_worker:
+            self._held.append(dask_future)
+        batch = DaskBatch(dask_future)
+        return [DaskBatchFuture(call, batch, index) for index, call in enumerate(calls)]
+
+    @property
+    def parallelism(self) -> int:
+        """The cluster's worker threads, as the scheduler last reported them."""
+        try:
+            workers = self.client.scheduler_info().get("workers", {})
+        except Exception:
+            return super().parallelism
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+
+    def _pickled_task(self, task: Any) -> bytes:
+        pickled = self._pickled_tasks.get(task)
+        if pickled is None:
+            pickled = self._pickled_tasks[task] = dumps_task(task)
+        return pickled
+
     def _submit_to_dask(
         self, call: TaskCall, upstream: Sequence[TaskloomFuture]
     ) -> distributed.Future:  # type: ignore[type-arg]
         client = self.client
-        dependencies = [_as_dask_argument(future) for future in upstream]
-        task = self._pickled_tasks.get(call.task)
-        if task is None:
-            task = self._pickled_tasks[call.task] = dumps_task(call.task)
+        dependencies = [_as_dask_argument(future, client) for future in upstream]
         dask_future = client.submit(
             run_task_call,
-            task,
+            self._pickled_task(call.task),
             dumps_call(call),
             *dependencies,
             key=dask_key(call),
@@ -278,11 +311,13 @@ class _UpstreamNotCompletedError(Exception):
         self.task_run_name = task_run_name
 
 
-def _as_dask_argument(future: TaskloomFuture) -> Any:
+def _as_dask_argument(future: TaskloomFuture, client: distributed.Client) -> Any:
     """What Dask receives for an upstream run: its Dask future, or (for a run that never
     reached the cluster) its value."""
     if isinstance(future, DaskFuture):
         return future._dask
+    if isinstance(future, DaskBatchFuture):
+        return future.as_dask_argument(client)
     state = future.wait()
     assert state is not None
     if not state.is_completed():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import pickle
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
@@ -42,13 +43,21 @@ def dumps_call(call: TaskCall) -> bytes:
     return buffer.getvalue()
 
 
+def dumps_calls(calls: Sequence[TaskCall]) -> bytes:
+    """The calls of a batch (all of one task) pickled together, without their task."""
+    buffer = io.BytesIO()
+    _CallPickler(buffer, calls[0].task).dump(list(calls))
+    return buffer.getvalue()
+
+
 # In a worker: tasks already unpickled, by their pickled bytes.
 _tasks: dict[bytes, Any] = {}
 _MAX_TASKS = 1024
 
 
-def loads_call(task: bytes, payload: bytes) -> TaskCall:
-    """The call `dumps_call` pickled, with the task `dumps_task` pickled."""
+def loads_call(task: bytes, payload: bytes) -> Any:
+    """The call `dumps_call` (or the calls `dumps_calls`) pickled, with the task `dumps_task`
+    pickled."""
     loaded = _tasks.get(task)
     if loaded is None:
         if len(_tasks) >= _MAX_TASKS:
@@ -56,5 +65,4 @@ def loads_call(task: bytes, payload: bytes) -> TaskCall:
         loaded = _tasks[task] = cloudpickle.loads(task)
     unpickler = pickle.Unpickler(io.BytesIO(payload))
     unpickler.persistent_load = lambda _: loaded  # type: ignore[method-assign]
-    call: TaskCall = unpickler.load()
-    return call
+    return unpickler.load()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from taskloom.task_runners import run_batch
 from taskloom_dask._payload import loads_call
 
 _seceded = threading.local()
@@ -42,6 +43,11 @@ def run_task_call(task: bytes, payload: bytes, *upstream_values: Any) -> Any:
     the futures passed after the payload). Returns the bare result; a run that did not complete
     raises `TaskRunFailure`, so Dask skips its dependents and hands them that error."""
     return loads_call(task, payload).run_for_engine(*upstream_values)
+
+
+def run_task_batch(task: bytes, payload: bytes) -> list[Any]:
+    """What Dask runs for a batch of a map: each call's result, or its `TaskRunFailure`."""
+    return run_batch(loads_call(task, payload))
 
 
 def _in_worker_task() -> bool:

@@ -28,10 +28,12 @@ class CallPickler(cloudpickle.CloudPickler):  # type: ignore[misc]
         return "task" if obj is self._task else None
 
 
-def dumps_call(call: TaskCall, states: list[Any]) -> bytes:
-    """`(call, states)` pickled with `CallPickler`."""
+def dumps_call(call: TaskCall | list[TaskCall], states: list[Any]) -> bytes:
+    """`(call, states)` pickled with `CallPickler` (or the calls of a batch, all of one task,
+    which wait for no run)."""
     buffer = io.BytesIO()
-    CallPickler(buffer, call.task).dump((call, states))
+    task = call[0].task if isinstance(call, list) else call.task
+    CallPickler(buffer, task).dump((call, states))
     return buffer.getvalue()
 
 
@@ -75,6 +77,26 @@ def run_plain_fields(task: bytes, flow_run: bytes, fields: bytes) -> bytes:
         _task(task), name, args, kwargs, upstream_names, n_data, loads_flow_run(flow_run)
     )
     return _dumps_state(call, call.run())
+
+
+def run_pickled_batch(task: bytes, payload: bytes) -> list[bytes]:
+    """Run the pickled calls of a batch one after another; return their pickled states."""
+    loaded = _task(task)
+    unpickler = pickle.Unpickler(io.BytesIO(payload))
+    unpickler.persistent_load = lambda _: loaded  # type: ignore[method-assign]
+    calls, _ = unpickler.load()
+    return [_dumps_state(call, call.run()) for call in calls]
+
+
+def run_plain_batch(task: bytes, flow_run: bytes, batch: list[bytes]) -> list[bytes]:
+    """Run the calls of a batch given as `dumps_plain_fields`; return their pickled states."""
+    loaded, handle = _task(task), loads_flow_run(flow_run)
+    states = []
+    for fields in batch:
+        name, args, kwargs, upstream_names, n_data = pickle.loads(fields)
+        call = TaskCall(loaded, name, args, kwargs, upstream_names, n_data, handle)
+        states.append(_dumps_state(call, call.run()))
+    return states
 
 
 def _dumps_state(call: TaskCall, state: State) -> bytes:

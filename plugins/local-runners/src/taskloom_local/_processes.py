@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
@@ -27,6 +28,8 @@ from taskloom_local._pickling import (
     dumps_call,
     dumps_plain_fields,
     run_pickled,
+    run_pickled_batch,
+    run_plain_batch,
     run_plain_fields,
 )
 
@@ -108,6 +111,7 @@ class ProcessPoolTaskRunner(TaskRunner):
         # last upstream run, while the flow's thread may be shutting the runner down.
         self._lock = threading.Lock()
         self._closed = True
+        self._may_spawn = 0
         self._unfinished: set[ProcessFuture] = set()
         self._pickled_tasks: dict[Any, bytes] = {}
         self._pickled_flow_runs: dict[Any, bytes] = {}
@@ -120,6 +124,9 @@ class ProcessPoolTaskRunner(TaskRunner):
         self._closed = False
 
     def _new_pool(self) -> ProcessPoolExecutor:
+        # The stdlib pool starts a worker process on a submission that finds none idle, until
+        # it has `max_workers`: only that many submissions to a new pool can start one.
+        self._may_spawn = self.max_workers or os.cpu_count() or 1
         return ProcessPoolExecutor(
             self.max_workers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -157,6 +164,63 @@ class ProcessPoolTaskRunner(TaskRunner):
         when_final(upstream, lambda: self._send(future, upstream))
         return future
 
+    def submit_batch(self, calls: Sequence[TaskCall]) -> list[TaskloomFuture]:
+        if self._closed:
+            raise RuntimeError(f"{self.name} was used before it was started or after shutdown")
+        try:
+            task = self._pickled_task(calls[0].task)
+            fields = [dumps_plain_fields(call, []) for call in calls]
+            if all(f is not None for f in fields):
+                run: Callable[..., list[bytes]] = run_plain_batch
+                payload: tuple[Any, ...] = (task, self._pickled_flow_run(calls[0]), fields)
+            else:
+                run, payload = run_pickled_batch, (task, dumps_call(list(calls), []))
+        except Exception:
+            # Some call cannot be pickled: on their own, each with its own error.
+            return [self.submit(call, ()) for call in calls]
+        futures = [ProcessFuture(call) for call in calls]
+        self._unfinished.update(futures)
+        try:
+            with self._lock:
+                pool = self._pool
+                inner = None if self._closed or pool is None else self._submit(pool, run, payload)
+        except (BrokenProcessPool, RuntimeError) as exc:
+            for future in futures:
+                ProcessFuture.settle_with(future._cf, None, BrokenProcessPool(str(exc)))
+                self._unfinished.discard(future)
+            return list(futures)
+        if inner is None:
+            for future in futures:
+                self._end(future, future.call.cancelled(started=False))
+            return list(futures)
+        for future in futures:
+            future.inner = inner
+        inner.add_done_callback(lambda done: self._batch_returned(futures, done))
+        return list(futures)
+
+    def _batch_returned(self, futures: list[ProcessFuture], done: Future[list[bytes]]) -> None:
+        """The pool's future of a batch is done: each run's outcome, unless it was cancelled."""
+        error = None if done.cancelled() else done.exception()
+        states = None if done.cancelled() or error is not None else done.result()
+        for index, future in enumerate(futures):
+            if states is not None:
+                ProcessFuture.settle_with(future._cf, states[index], None)
+            elif error is not None:
+                ProcessFuture.settle_with(future._cf, None, error)
+            else:
+                future.settle(future.call.cancelled(started=False))
+            self._unfinished.discard(future)
+
+    @property
+    def parallelism(self) -> int:
+        return self.max_workers or super().parallelism
+
+    def _pickled_task(self, task: Any) -> bytes:
+        pickled = self._pickled_tasks.get(task)
+        if pickled is None:
+            pickled = self._pickled_tasks[task] = cloudpickle.dumps(task)
+        return pickled
+
     def _send(self, future: ProcessFuture, upstream: Sequence[TaskloomFuture]) -> None:
         call = future.call
         if self._closed:
@@ -164,9 +228,7 @@ class ProcessPoolTaskRunner(TaskRunner):
             return
         states = [f.wait() for f in upstream]
         try:
-            task = self._pickled_tasks.get(call.task)
-            if task is None:
-                task = self._pickled_tasks[call.task] = cloudpickle.dumps(call.task)
+            task = self._pickled_task(call.task)
             fields = dumps_plain_fields(call, states)
             if fields is None:
                 run: Callable[..., bytes] = run_pickled
@@ -195,18 +257,28 @@ class ProcessPoolTaskRunner(TaskRunner):
         inner.add_done_callback(lambda done: self._returned(future, done))
 
     def _submit(
-        self, pool: ProcessPoolExecutor, run: Callable[..., bytes], payload: tuple[bytes, ...]
-    ) -> Future[bytes]:
+        self, pool: ProcessPoolExecutor, run: Callable[..., Any], payload: tuple[Any, ...]
+    ) -> Future[Any]:
         """Submit to the pool; to a fresh one in place of one a dying worker broke (the stdlib
         pool never recovers). Called under the lock."""
-        # A submission may start a worker process (see `leave_signals_to_the_flow`).
-        with signals_blocked():
+        if self._may_spawn <= 0:
             try:
                 return pool.submit(run, *payload)
             except BrokenProcessPool:
-                pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = self._new_pool()
-                return self._pool.submit(run, *payload)
+                pass  # a fresh pool, below
+        # A submission may start a worker process (see `leave_signals_to_the_flow`); blocking
+        # the signals costs more than a trivial run, so only while it may.
+        with signals_blocked():
+            if pool is self._pool and self._may_spawn > 0:
+                self._may_spawn -= 1
+                try:
+                    return pool.submit(run, *payload)
+                except BrokenProcessPool:
+                    pass
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            self._may_spawn -= 1
+            return self._pool.submit(run, *payload)
 
     def _returned(self, future: ProcessFuture, done: Future[bytes]) -> None:
         """The pool's future of a run is done: the run's outcome, unless it was cancelled."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import ray
@@ -26,6 +28,9 @@ class RayFuture(TaskloomFuture):
     """
 
     __slots__ = ("_in_worker", "_marker", "_state", "_upstream", "value_ref")
+
+    # Reading one result of a map fetches its finished siblings in the same `ray.get`.
+    reads_in_batches = True
 
     def __init__(
         self,
@@ -53,47 +58,106 @@ class RayFuture(TaskloomFuture):
         state = self._state
         if state is not None:
             return state
-        return self._learn(timeout, with_value=False)
+        return self._learn(timeout, with_value=False)[0]
 
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> Any:
         if self._final is None and self._state is None and self._waiter is None:
             # The value is wanted anyway, and tells how the run ended too: fetch it at once.
-            state = self._learn(timeout, with_value=True)
+            state, at_once = self._learn(timeout, with_value=True)
             if state is None:
                 raise TimeoutError(
                     f"Task run {self.task_run_name!r} did not finish within {timeout} second(s)"
                 )
             self._final = state
+            if at_once and self._group is not None:
+                # It had finished before it was read: its finished successors in a loop over
+                # its map come in the same `ray.get` (a run waited for is the loop catching up
+                # with the runs, whose successors have not finished yet).
+                self._read_many(self._siblings())
         return super().result(timeout, raise_on_failure)
 
-    def _learn(self, timeout: float | None, with_value: bool) -> State | None:
+    @classmethod
+    def _wait_many(cls, futures: Sequence[TaskloomFuture], timeout: float | None) -> None:
+        pending = [f for f in futures if isinstance(f, RayFuture) and f._state is None]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while pending:
+            ready = set(_ready([f._marker for f in pending]))
+            pending = [f for f in pending if f._marker not in ready]
+            if not pending:
+                return
+            # Runs mostly finish in the order they were sent: once the last one has, so have
+            # most others, and one more look finds them.
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                if remaining == 0 or not pending[-1]._block(remaining):
+                    return
+            except TimeoutError:
+                return
+
+    @classmethod
+    def _read_many(cls, futures: Iterable[TaskloomFuture]) -> None:
+        wanted = (
+            f
+            for f in futures
+            if isinstance(f, RayFuture) and (f._state is None or not f._state.is_loaded())
+        )
+        batch = _finished_prefix(wanted)
+        if not batch:
+            return
+        try:
+            values = ray.get([f.value_ref for f in batch])
+        except Exception:
+            return  # some did not complete: each reads its own, with its own error
+        for future, value in zip(batch, values, strict=True):
+            known = future._state
+            if known is not None:
+                known.provide(value)
+                continue
+            state = State.completed(value)
+            with _finishing:
+                learnt = future._state is None
+                if learnt:
+                    future._state = state
+                    future._upstream = ()
+            if learnt:
+                future.call.finish(state)
+            future.wait(0)  # through the flow run, which is told of the final state
+
+    def _learn(self, timeout: float | None, with_value: bool) -> tuple[State | None, bool]:
         """Wait at most `timeout` seconds for the run's final state, fetching its value too
-        when `with_value` (else the state loads it on first use)."""
+        when `with_value` (else the state loads it on first use); and whether the run had
+        finished before, so that nothing was waited for."""
         marker = self._marker
         # A run that did not complete left its error in both objects: either tells how it ended.
         ref = self.value_ref if with_value else marker
         fetched: Any
+        at_once = True
         try:
             try:
                 fetched = ray.get(ref, timeout=0)
             except GetTimeoutError:
-                if timeout == 0 or not self._block(timeout):
-                    return None
-                # Both of a run's objects are ready once it returned.
-                fetched = ray.get(ref) if with_value else None
+                at_once = False
+                if timeout == 0:
+                    return None, False
+                if self._in_worker:
+                    if not self._block(timeout):
+                        return None, False
+                    fetched = ray.get(ref)  # ready now: its value, or its error raised
+                else:
+                    fetched = get_in_slices(ref, timeout)
         except TimeoutError:
-            return None
+            return None, False
         except Exception as exc:
             state = self._state_from_error(exc)
         else:
             state = State.completed(fetched) if with_value else Completed(loader=self._load)
         with _finishing:
             if self._state is not None:  # another thread learnt it meanwhile
-                return self._state
+                return self._state, at_once
             self._state = state
             self._upstream = ()
         # The worker did not log how the run finished (see `_remote.WorkerCall`).
-        return self.call.finish(state)
+        return self.call.finish(state), at_once
 
     def _block(self, timeout: float | None) -> bool:
         """Wait at most `timeout` seconds until the run has returned; False if it has not."""
@@ -102,11 +166,12 @@ class RayFuture(TaskloomFuture):
             # meanwhile: tasks waiting for the tasks they submitted cannot hold every CPU.
             ready, _ = ray.wait([self._marker], timeout=timeout, fetch_local=False)
             return bool(ready)
-        # In the flow's process, block in Python, not inside Ray: Ray turns the exception of a
-        # signal handler that fires during `ray.get` into one of its own, and the flow's Ctrl-C
-        # and SIGTERM handlers raise exceptions the engine needs to see as raised. (On the
-        # marker: the future of an object fetches its value.)
-        self._marker.future().result(timeout)
+        try:
+            get_in_slices(self._marker, timeout)
+        except TimeoutError:
+            return False
+        except Exception:
+            pass  # the run failed: its objects say how
         return True
 
     def done(self) -> bool:
@@ -136,6 +201,68 @@ class RayFuture(TaskloomFuture):
             # that did not complete, as every runner does.
             return call.not_ready(_first_incomplete(self._upstream) or cause.task_run_name)
         return call.state_from_error(cause)
+
+
+#: The longest a wait in the flow's process stays inside Ray at a time (see `get_in_slices`).
+SLICE_SECONDS = 0.1
+
+
+def get_in_slices(ref: Any, timeout: float | None) -> Any:
+    """`ray.get(ref)` in the flow's process, waiting at most `timeout` seconds (else
+    `TimeoutError`), inside Ray at most `SLICE_SECONDS` at a time.
+
+    Ray runs a signal handler that fires during `ray.get` without returning early and then
+    raises an error of its own in place of the handler's exception: the flow's Ctrl-C and
+    SIGTERM handlers raise exceptions the engine must see as raised, within a moment. So the
+    wait is cut in slices, and the handler's exception, found in the context of Ray's error,
+    is raised again as it was.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise TimeoutError(f"the Ray object {ref} was not ready within {timeout} second(s)")
+        try:
+            return ray.get(
+                ref, timeout=SLICE_SECONDS if remaining is None else min(SLICE_SECONDS, remaining)
+            )
+        except GetTimeoutError as exc:
+            _raise_interruption(exc)
+        except BaseException as exc:  # Ray's own KeyboardInterrupt, SystemExit or SystemError
+            _raise_interruption(exc)
+            raise
+
+
+def _raise_interruption(exc: BaseException) -> None:
+    """Raise the exception of a signal handler that Ray replaced with `exc`, if it did."""
+    if isinstance(exc, RayTaskError):
+        return  # a task's own error
+    for cause in (exc.__cause__, exc.__context__):
+        if isinstance(cause, BaseException) and not isinstance(cause, Exception):
+            raise cause from None
+
+
+def _finished_prefix(futures: Iterator[RayFuture]) -> list[RayFuture]:
+    """The futures of `futures` up to the first whose run has not returned, asked of Ray in
+    chunks that double while every run of a chunk has (so a loop caught up with the runs pays
+    for one small look, not for a look at every run left)."""
+    finished: list[RayFuture] = []
+    size = 16
+    while chunk := list(itertools.islice(futures, size)):
+        unknown = [f._marker for f in chunk if f._state is None]
+        ready = set(_ready(unknown)) if unknown else set()
+        for future in chunk:
+            if future._state is None and future._marker not in ready:
+                return finished
+            finished.append(future)
+        size *= 2
+    return finished
+
+
+def _ready(markers: list[Any]) -> list[Any]:
+    """Those of `markers` whose runs have returned, asked of Ray in one call."""
+    ready, _ = ray.wait(markers, num_returns=len(markers), timeout=0, fetch_local=False)
+    return ready
 
 
 def _first_incomplete(upstream: Sequence[TaskloomFuture]) -> str | None:

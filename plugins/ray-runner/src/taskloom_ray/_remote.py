@@ -15,9 +15,11 @@ from __future__ import annotations
 import pickle
 import threading
 import weakref
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from taskloom.task_runners import PLAIN_TYPES, TaskCall, all_plain, loads_flow_run
+from taskloom.exceptions import TaskRunFailure
+from taskloom.task_runners import PLAIN_TYPES, TaskCall, all_plain, loads_flow_run, run_batch
 from taskloom_ray import _session
 
 if TYPE_CHECKING:
@@ -29,10 +31,16 @@ COMPLETED = True
 
 # A call's fields besides its task, in the order `TaskCall` takes them; its flow run pickled.
 CallFields = tuple[str, tuple[Any, ...], dict[str, Any], tuple[str, ...], int, bytes]
+# A batch's flow run pickled, and the fields of each of its calls but the flow run.
+BatchFields = tuple[bytes, list[tuple[str, tuple[Any, ...], dict[str, Any], tuple[str, ...], int]]]
 
 _lock = threading.Lock()
 # Remote functions made for an earlier connection (a Ray Client one, say) are not reused.
 _functions: weakref.WeakKeyDictionary[Task[..., Any], tuple[int, Any]] = weakref.WeakKeyDictionary()
+_batch_functions: weakref.WeakKeyDictionary[Task[..., Any], tuple[int, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_element: tuple[int, Any] | None = None
 
 
 class WorkerCall(TaskCall):
@@ -54,16 +62,48 @@ class WorkerCall(TaskCall):
 
 def remote_function(task: Task[..., Any]) -> Any:
     """The Ray remote function that runs `task`, made once per task and connection."""
+    return _cached(_functions, task, _make_remote_function)
+
+
+def batch_function(task: Task[..., Any]) -> Any:
+    """The Ray remote function that runs a batch of calls of `task` (see `run_batch`)."""
+    return _cached(_batch_functions, task, _make_batch_function)
+
+
+def _cached(
+    functions: weakref.WeakKeyDictionary[Task[..., Any], tuple[int, Any]],
+    task: Task[..., Any],
+    make: Any,
+) -> Any:
     generation = _session.generation
-    entry = _functions.get(task)
+    entry = functions.get(task)
     if entry is not None and entry[0] == generation:
         return entry[1]
     with _lock:
-        entry = _functions.get(task)
+        entry = functions.get(task)
         if entry is None or entry[0] != generation:
-            entry = (generation, _make_remote_function(task))
-            _functions[task] = entry
+            entry = (generation, make(task))
+            functions[task] = entry
     return entry[1]
+
+
+def element_function() -> Any:
+    """The Ray remote function that takes one call's marker and value out of a batch's
+    outcomes, for a task that takes that call's future: a call that did not complete raises
+    its failure, so Ray skips the tasks that take it."""
+    global _element
+    generation = _session.generation
+    if _element is None or _element[0] != generation:
+        import ray
+
+        def element(outcomes: list[Any], index: int) -> tuple[bool, Any]:
+            outcome = outcomes[index]
+            if isinstance(outcome, TaskRunFailure):
+                raise outcome
+            return COMPLETED, outcome
+
+        _element = (generation, ray.remote(num_returns=2, max_retries=0)(element))
+    return _element[1]
 
 
 def _make_remote_function(task: Task[..., Any]) -> Any:
@@ -85,6 +125,28 @@ def _make_remote_function(task: Task[..., Any]) -> Any:
     # Ray may not run a task again after its worker died unless `remote_options` say so: the
     # run then ends `Crashed`, as it would on any runner.
     return ray.remote(num_returns=2, max_retries=0)(run)
+
+
+def _make_batch_function(task: Task[..., Any]) -> Any:
+    import ray
+
+    def run(fields: BatchFields) -> list[Any]:
+        flow_run, calls = fields
+        handle = loads_flow_run(flow_run)
+        return run_batch([WorkerCall(task, *call, handle) for call in calls])
+
+    run.__name__ = run.__qualname__ = f"{task.name}-batch"
+    return ray.remote(max_retries=0)(run)
+
+
+def batch_fields(calls: Sequence[TaskCall], flow_run: bytes) -> BatchFields:
+    """What a batch's function needs besides the task to rebuild its calls in a worker (Ray
+    serializes it: one object for the whole batch)."""
+    fields = [
+        (call.task_run_name, call.args, call.kwargs, call.upstream_names, call.n_data)
+        for call in calls
+    ]
+    return flow_run, fields
 
 
 def call_fields(call: TaskCall, flow_run: bytes) -> CallFields | bytes:

@@ -90,6 +90,7 @@ class RayTaskRunner(TaskRunner):
             raise RuntimeError(f"{self.name} was used before it was started or after shutdown")
         if self._closing:
             raise RuntimeError(f"{self.name} is shutting down: it takes no more task runs")
+        from taskloom_ray._batch_future import RayBatchFuture
         from taskloom_ray._futures import RayFuture
         from taskloom_ray._remote import COMPLETED, call_fields, remote_function
 
@@ -98,6 +99,10 @@ class RayTaskRunner(TaskRunner):
         for index, future in enumerate(upstream):
             if isinstance(future, RayFuture):
                 arguments.append(future.value_ref if index < n_data else future.marker_ref)
+                continue
+            if isinstance(future, RayBatchFuture):
+                marker_ref, value_ref = future.refs()
+                arguments.append(value_ref if index < n_data else marker_ref)
                 continue
             # A run that never reached Ray (the engine finished it in the flow's process).
             state = future.wait()
@@ -109,11 +114,8 @@ class RayTaskRunner(TaskRunner):
         options = current_options()
         if options:
             function = function.options(**options)
-        handle = self._flow_run
-        if handle is None or handle[0] is not call.flow_run:
-            handle = self._flow_run = (call.flow_run, dumps_flow_run(call.flow_run))
         try:
-            marker, value = function.remote(call_fields(call, handle[1]), *arguments)
+            marker, value = function.remote(call_fields(call, self._handle(call)), *arguments)
         except Exception as exc:  # an argument Ray cannot serialize, most often
             state = Failed(
                 f"Task run {call.task_run_name!r} could not be sent to Ray: "
@@ -125,6 +127,44 @@ class RayTaskRunner(TaskRunner):
         if submitted is not None:
             submitted.append(marker)
         return RayFuture(call, marker, value, upstream, in_worker=self._in_worker)
+
+    def submit_batch(self, calls: Sequence[TaskCall]) -> list[TaskloomFuture]:
+        if not self._started or self._closing:
+            return [self.submit(call, ()) for call in calls]  # which says why not
+        from taskloom_ray._batch_future import RayBatch, RayBatchFuture
+        from taskloom_ray._remote import batch_fields, batch_function
+
+        function = batch_function(calls[0].task)
+        options = current_options()
+        if options:
+            function = function.options(**options)
+        try:
+            ref = function.remote(batch_fields(calls, self._handle(calls[0])))
+        except Exception:
+            # Some call's arguments cannot be sent: on their own, the others still run.
+            return [self.submit(call, ()) for call in calls]
+        if self._submitted is not None:
+            self._submitted.append(ref)
+        batch = RayBatch(ref, self._in_worker)
+        return [RayBatchFuture(call, batch, index) for index, call in enumerate(calls)]
+
+    @property
+    def parallelism(self) -> int:
+        """The CPUs of the Ray cluster this runner submits to."""
+        import ray
+
+        try:
+            resources = ray.cluster_resources()  # type: ignore[no-untyped-call]
+            return max(1, int(resources.get("CPU", 1)))
+        except Exception:
+            return super().parallelism
+
+    def _handle(self, call: TaskCall) -> bytes:
+        """The pickled handle of the call's flow run (one per flow run, pickled once)."""
+        handle = self._flow_run
+        if handle is None or handle[0] is not call.flow_run:
+            handle = self._flow_run = (call.flow_run, dumps_flow_run(call.flow_run))
+        return handle[1]
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Unpickled in a Ray worker, a runner submits to the Ray that worker belongs to.
