@@ -260,14 +260,14 @@ def example(session: nox.Session) -> None:
     session.run("python", "examples/seeds_flow.py")
 
 
-BENCHMARKS = ("local", "dask", "ray")
+BENCHMARKS = ("local", "dask", "ray", "scaling")
 
 
 @nox.session(python=PYTHON)
 def benchmarks(session: nox.Session) -> None:
     """Per-task overhead of each runner beside its raw engine (benchmarks/bench_*.py).
 
-    `-- dask --tasks 500` runs one benchmark with its options; `-- --repeat 1` runs all three
+    `-- dask --tasks 500` runs one benchmark with its options; `-- --rounds 1` runs all
     with options they share.
     """
     session.install("psutil==7.2.2", *editable(*PACKAGES))

@@ -1,11 +1,11 @@
 """Per-task overhead of the local runners beside the raw floor, measured in the same run.
 
-    python benchmarks/bench_local.py [--tasks 10000] [--repeat 7]
+    python benchmarks/bench_local.py [--tasks 10000] [--rounds 7]
 
 Prints microseconds per task for: a plain call vs the sequential runner (direct task calls);
 `ThreadPoolExecutor.submit` of all, then each future's `result()`, vs the concurrent runner
 (`.map` + `.result()` of each); the same with `ProcessPoolExecutor` vs the process pool runner.
-The two sides take turns for `--repeat` rounds; each row gives the medians and the median and
+The two sides take turns for `--rounds` rounds; each row gives the medians and the median and
 range of the round-by-round ratio. Log lines go through taskloom's real console handler, with
 the process's stderr redirected to /dev/null.
 Then the peak memory of one flow run mapping 100,000 tasks, and the wall time of a whole
@@ -171,7 +171,7 @@ def one_task_process_seconds(repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--mapped", type=int, default=100_000)
     args = parser.parse_args()
 
@@ -181,21 +181,21 @@ def main() -> None:
     os.dup2(devnull, 2)
 
     print(
-        f"local runners, {args.tasks:,} trivial tasks, {args.repeat} alternating rounds",
+        f"local runners, {args.tasks:,} trivial tasks, {args.rounds} alternating rounds",
         file=out,
     )
     print(HEADER, file=out)
-    for raw_name, name, comparison in measure(args.tasks, args.repeat):
+    for raw_name, name, comparison in measure(args.tasks, args.rounds):
         print(comparison.row(raw_name, name), file=out, flush=True)
     print(
         f"peak memory, {args.mapped:,} mapped tasks in one flow run: "
         f"{peak_memory_mb(args.mapped)} MB",
         file=out,
     )
-    print(f"import taskloom: {import_seconds(args.repeat) * 1000:.0f} ms", file=out)
+    print(f"import taskloom: {import_seconds(args.rounds) * 1000:.0f} ms", file=out)
     print(
         f"whole process running a one-task flow (sequential): "
-        f"{one_task_process_seconds(args.repeat) * 1000:.0f} ms",
+        f"{one_task_process_seconds(args.rounds) * 1000:.0f} ms",
         file=out,
     )
 

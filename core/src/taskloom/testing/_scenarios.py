@@ -162,6 +162,33 @@ def subflow(runner: TaskRunner, workdir: Path) -> None:
     _expect(parent(), (1, 15, 6), "results")
 
 
+BATCHED_MAP_LENGTH = 60
+
+
+def batched_map(runner: TaskRunner, workdir: Path) -> None:
+    """A batched map with failing elements, read in a loop, and a batched map of its futures
+    downstream of it."""
+    seen: dict[str, Any] = {}
+    n = BATCHED_MAP_LENGTH
+
+    @flow(task_runner=runner)
+    def batched() -> None:
+        first = t.inc_unless_seven.map(range(n), batch_size=4)
+        second = t.inc.map(first, batch_size="auto")
+        seen["first"] = [f.result(raise_on_failure=False) for f in first]
+        second.wait()
+        seen["second"] = [f.state.name for f in second]
+
+    state = batched(return_state=True)
+    failed = len(range(0, n, 7))
+    _expect(state.type, StateType.FAILED, "flow state")
+    _expect(state.message, f"{2 * failed}/{2 * n} states failed.", "flow message")
+    values = [v if not isinstance(v, ValueError) else None for v in seen["first"]]
+    _expect(values, [None if x % 7 == 0 else x + 1 for x in range(n)], "first map")
+    names = ["NotReady" if x % 7 == 0 else "Completed" for x in range(n)]
+    _expect(seen["second"], names, "second map")
+
+
 #: Every scenario that runs inside one process, by name. The Ctrl-C scenario, which needs a
 #: process of its own per run, is `taskloom.testing.stress.ctrl_c`.
 SCENARIOS: dict[str, Scenario] = {
@@ -176,5 +203,6 @@ SCENARIOS: dict[str, Scenario] = {
         retries,
         timeouts,
         subflow,
+        batched_map,
     )
 }

@@ -55,6 +55,15 @@ def fail(message: str) -> None:
 
 
 @task
+def inc_unless_seven(x: int) -> int:
+    """`x + 1`, failing for multiples of 7."""
+    jitter()
+    if x % 7 == 0:
+        raise ValueError(f"{x} is a multiple of 7")
+    return x + 1
+
+
+@task
 def total(values: list[int]) -> int:
     jitter()
     return sum(values)

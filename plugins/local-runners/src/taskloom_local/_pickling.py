@@ -88,15 +88,19 @@ def run_pickled_batch(task: bytes, payload: bytes) -> list[bytes]:
     return [_dumps_state(call, call.run()) for call in calls]
 
 
-def run_plain_batch(task: bytes, flow_run: bytes, batch: list[bytes]) -> list[bytes]:
-    """Run the calls of a batch given as `dumps_plain_fields`; return their pickled states."""
+def run_plain_batch(task: bytes, flow_run: bytes, batch: list[bytes]) -> bytes | list[bytes]:
+    """Run the calls of a batch given as `dumps_plain_fields`; return their states pickled
+    together when every value is plain (one `pickle` for the batch), else each on its own."""
     loaded, handle = _task(task), loads_flow_run(flow_run)
-    states = []
+    calls, states = [], []
     for fields in batch:
         name, args, kwargs, upstream_names, n_data = pickle.loads(fields)
         call = TaskCall(loaded, name, args, kwargs, upstream_names, n_data, handle)
-        states.append(_dumps_state(call, call.run()))
-    return states
+        calls.append(call)
+        states.append(call.run())
+    if all(type(state.data) in PLAIN_TYPES for state in states):
+        return pickle.dumps(states, protocol=pickle.HIGHEST_PROTOCOL)
+    return [_dumps_state(call, state) for call, state in zip(calls, states, strict=True)]
 
 
 def _dumps_state(call: TaskCall, state: State) -> bytes:

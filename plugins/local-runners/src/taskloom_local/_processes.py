@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
@@ -44,7 +45,7 @@ class ProcessFuture(TaskloomFuture):
 
     def __init__(self, call: TaskCall) -> None:
         super().__init__(call)
-        self._cf: Future[bytes] = Future()
+        self._cf: Future[bytes | State] = Future()
         #: the stdlib pool's future of the run, once it was sent to a worker
         self.inner: Future[bytes] | None = None
 
@@ -54,7 +55,7 @@ class ProcessFuture(TaskloomFuture):
 
     @staticmethod
     def settle_with(
-        target: Future[bytes], payload: bytes | None, error: BaseException | None
+        target: Future[bytes | State], payload: bytes | State | None, error: BaseException | None
     ) -> None:
         with contextlib.suppress(InvalidStateError):
             if error is not None:
@@ -65,7 +66,7 @@ class ProcessFuture(TaskloomFuture):
 
     def _wait(self, timeout: float | None) -> State | None:
         try:
-            payload = self._cf.result(timeout)
+            payload = self._payload(timeout)
         except TimeoutError:
             return None
         except BrokenProcessPool as exc:
@@ -77,14 +78,61 @@ class ProcessFuture(TaskloomFuture):
             # The run's own error. A KeyboardInterrupt or SystemExit here was raised in this
             # waiting thread (Ctrl-C, SIGTERM) and must stop the flow, not crash the run.
             return self.call.state_from_error(exc)
+        if isinstance(payload, State):  # one of a batch, whose states came back together
+            return payload
         state: State = cloudpickle.loads(payload)
         return state
+
+    def _payload(self, timeout: float | None) -> bytes | State:
+        return self._cf.result(timeout)
 
     def done(self) -> bool:
         return self._cf.done()
 
     def add_done_callback(self, fn: Callable[[TaskloomFuture], Any]) -> None:
         self._cf.add_done_callback(lambda _: fn(self))
+
+
+class BatchElementFuture(ProcessFuture):
+    """A run of a batch: its state is its entry in the batch's list, which comes back once for
+    the whole batch (a stdlib future per run would cost more than a trivial run)."""
+
+    __slots__ = ("_batch", "_index", "_settled")
+
+    def __init__(self, call: TaskCall, batch: Future[Any], index: int) -> None:
+        TaskloomFuture.__init__(self, call)
+        self._batch = batch
+        self._index = index
+        self._settled: State | None = None
+        self.inner = None
+
+    def settle(self, state: State) -> None:
+        # On its own (cancelled before its batch came back): the first outcome wins.
+        if self._settled is None and not self._batch.done():
+            self._settled = state
+
+    def _wait(self, timeout: float | None) -> State | None:
+        if self._settled is None:
+            try:
+                self._batch.exception(timeout)  # waits, raising nothing of the batch's
+            except TimeoutError:
+                return self._settled
+        if self._settled is not None:
+            return self._settled
+        return super()._wait(0)
+
+    def _payload(self, timeout: float | None) -> bytes | State:
+        payload: bytes | State = self._batch.result(timeout)[self._index]
+        return payload
+
+    def done(self) -> bool:
+        return self._settled is not None or self._batch.done()
+
+    def add_done_callback(self, fn: Callable[[TaskloomFuture], Any]) -> None:
+        if self._settled is not None:
+            fn(self)
+            return
+        self._batch.add_done_callback(lambda _: fn(self))
 
 
 class ProcessPoolTaskRunner(TaskRunner):
@@ -171,45 +219,53 @@ class ProcessPoolTaskRunner(TaskRunner):
             task = self._pickled_task(calls[0].task)
             fields = [dumps_plain_fields(call, []) for call in calls]
             if all(f is not None for f in fields):
-                run: Callable[..., list[bytes]] = run_plain_batch
+                run: Callable[..., bytes | list[bytes]] = run_plain_batch
                 payload: tuple[Any, ...] = (task, self._pickled_flow_run(calls[0]), fields)
             else:
                 run, payload = run_pickled_batch, (task, dumps_call(list(calls), []))
         except Exception:
             # Some call cannot be pickled: on their own, each with its own error.
             return [self.submit(call, ()) for call in calls]
-        futures = [ProcessFuture(call) for call in calls]
+        batch: Future[Any] = Future()
+        futures = [BatchElementFuture(call, batch, index) for index, call in enumerate(calls)]
         self._unfinished.update(futures)
         try:
             with self._lock:
                 pool = self._pool
                 inner = None if self._closed or pool is None else self._submit(pool, run, payload)
         except (BrokenProcessPool, RuntimeError) as exc:
-            for future in futures:
-                ProcessFuture.settle_with(future._cf, None, BrokenProcessPool(str(exc)))
-                self._unfinished.discard(future)
+            batch.set_exception(BrokenProcessPool(str(exc)))
+            self._unfinished.difference_update(futures)
             return list(futures)
         if inner is None:
             for future in futures:
-                self._end(future, future.call.cancelled(started=False))
+                future.settle(future.call.cancelled(started=False))
+            batch.set_result(None)
+            self._unfinished.difference_update(futures)
             return list(futures)
         for future in futures:
             future.inner = inner
-        inner.add_done_callback(lambda done: self._batch_returned(futures, done))
+        inner.add_done_callback(lambda done: self._batch_returned(futures, batch, done))
         return list(futures)
 
-    def _batch_returned(self, futures: list[ProcessFuture], done: Future[list[bytes]]) -> None:
+    def _batch_returned(
+        self,
+        futures: list[BatchElementFuture],
+        batch: Future[Any],
+        done: Future[bytes | list[bytes]],
+    ) -> None:
         """The pool's future of a batch is done: each run's outcome, unless it was cancelled."""
-        error = None if done.cancelled() else done.exception()
-        states = None if done.cancelled() or error is not None else done.result()
-        for index, future in enumerate(futures):
-            if states is not None:
-                ProcessFuture.settle_with(future._cf, states[index], None)
-            elif error is not None:
-                ProcessFuture.settle_with(future._cf, None, error)
-            else:
+        if done.cancelled():
+            for future in futures:
                 future.settle(future.call.cancelled(started=False))
-            self._unfinished.discard(future)
+            batch.set_result(None)
+        elif (error := done.exception()) is not None:
+            batch.set_exception(error)
+        else:
+            returned = done.result()
+            # All plain: the states pickled together; else each pickled on its own.
+            batch.set_result(pickle.loads(returned) if isinstance(returned, bytes) else returned)
+        self._unfinished.difference_update(futures)
 
     @property
     def parallelism(self) -> int:

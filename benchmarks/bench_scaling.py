@@ -1,0 +1,118 @@
+"""Parallel scaling of long CPU-bound tasks, and what `batch_size="auto"` does to them.
+
+    python benchmarks/bench_scaling.py [--tasks 64] [--seconds 0.5] [--workers N]
+
+`--tasks` tasks, each a busy loop of about `--seconds` of one core, run: one after another on
+the sequential runner (the baseline), through `ProcessPoolExecutor` and `Client.submit` (the
+raw engines), and through the processes, Dask and Ray runners, each one element per engine task
+and with `batch_size="auto"`. Prints each one's wall time and its speed-up over the sequential
+runner. `--workers` defaults to the machine's cores; with fewer cores than tasks, the ideal
+speed-up is the number of cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import distributed
+
+from taskloom import flow, task
+from taskloom_dask import DaskTaskRunner
+from taskloom_local import ProcessPoolTaskRunner, SequentialTaskRunner
+from taskloom_ray import RayTaskRunner
+
+
+def spin(iterations: int) -> int:
+    total = 0
+    for i in range(iterations):
+        total += i
+    return total
+
+
+spin_task = task(spin, name="spin")
+
+
+def calibrate(seconds: float) -> int:
+    """Iterations of `spin` that take about `seconds` here."""
+    iterations = 200_000
+    while True:
+        start = time.perf_counter()
+        spin(iterations)
+        took = time.perf_counter() - start
+        if took > 0.05:
+            return int(iterations * seconds / took)
+        iterations *= 4
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=0.5)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    n, workers = args.tasks, args.workers
+    iterations = calibrate(args.seconds)
+    xs = [iterations] * n
+    out = sys.stdout
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+
+    def mapped(runner: Any, batch_size: Any = None) -> Callable[[], Any]:
+        @flow(task_runner=runner)
+        def spins() -> list[int]:
+            return spin_task.map(xs, batch_size=batch_size).result()
+
+        return spins
+
+    def raw_pool() -> None:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(spin, xs))
+
+    rows: list[tuple[str, float]] = [("sequential runner", timed(mapped(SequentialTaskRunner())))]
+    rows.append(("raw ProcessPoolExecutor", timed(raw_pool)))
+    processes = ProcessPoolTaskRunner(workers)
+    rows.append(("processes", timed(mapped(processes))))
+    rows.append(("processes, batch_size='auto'", timed(mapped(processes, "auto"))))
+    with distributed.LocalCluster(
+        n_workers=workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0"
+    ) as cluster:
+        address = cluster.scheduler_address
+        with distributed.Client(address) as client:
+            client.gather(client.map(spin, [1000] * workers, pure=False))  # workers warm
+
+            def raw_dask() -> None:
+                client.gather([client.submit(spin, x, pure=False) for x in xs])
+
+            rows.append(("raw Client.submit", timed(raw_dask)))
+        dask_runner = DaskTaskRunner(address=address)
+        rows.append(("Dask", timed(mapped(dask_runner))))
+        rows.append(("Dask, batch_size='auto'", timed(mapped(dask_runner, "auto"))))
+    with RayTaskRunner(init_kwargs={"num_cpus": workers, "include_dashboard": False}):
+        ray_runner = RayTaskRunner()
+        mapped(ray_runner)()  # workers started
+        rows.append(("Ray", timed(mapped(ray_runner))))
+        rows.append(("Ray, batch_size='auto'", timed(mapped(ray_runner, "auto"))))
+
+    baseline = rows[0][1]
+    print(
+        f"{n} CPU-bound tasks of {args.seconds} s, {workers} workers on {os.cpu_count()} cores",
+        file=out,
+    )
+    for name, seconds in rows:
+        print(f"{name:<32}{seconds:>8.1f} s   {baseline / seconds:>5.2f}x", file=out)
+
+
+if __name__ == "__main__":
+    main()
