@@ -44,13 +44,7 @@ class Submitter:
         kwargs: dict[str, Any],
         wait_for: Iterable[Any] | None,
     ) -> TaskloomFuture:
-        call, upstream, blocked = self._prepare(task, args, kwargs, wait_for)
-        if blocked:
-            future: TaskloomFuture = FinishedFuture(call, call.finish(call.not_ready(blocked)))
-        else:
-            future = self._submit(call, upstream)
-        self._adopt(future)
-        return future
+        return self._submit_prepared(*self._prepare(task, args, kwargs, wait_for))
 
     def map(
         self,
@@ -72,13 +66,7 @@ class Submitter:
             if upstream or blocked:
                 # It waits for other runs: on its own, so that a failure upstream of it cannot
                 # fail the rest of a batch.
-                future = (
-                    FinishedFuture(call, call.finish(call.not_ready(blocked)))
-                    if blocked
-                    else self._submit(call, upstream)
-                )
-                self._adopt(future)
-                futures[index] = future
+                futures[index] = self._submit_prepared(call, upstream, blocked)
                 continue
             batch.append(call)
             places.append(index)
@@ -126,6 +114,17 @@ class Submitter:
             self._notify_submitted(call)
         log_info("Submitting task run %r to task runner...", name)
         return call, upstream, blocked[0] if blocked else None
+
+    def _submit_prepared(
+        self, call: TaskCall, upstream: list[TaskloomFuture], blocked: str | None
+    ) -> TaskloomFuture:
+        """Submit a call `_prepare` made; one that cannot run ends `NotReady` at once."""
+        if blocked:
+            future: TaskloomFuture = FinishedFuture(call, call.finish(call.not_ready(blocked)))
+        else:
+            future = self._submit(call, upstream)
+        self._adopt(future)
+        return future
 
     def _adopt(self, future: TaskloomFuture) -> None:
         future.owner = self
@@ -180,9 +179,11 @@ def _may_hold_futures(values: Iterable[Any]) -> bool:
     for value in values:
         if type(value) in PLAIN_TYPES:
             continue
-        if isinstance(value, TaskloomFuture) or type(value) in CONTAINERS:
-            return True
-        if type(value) is TaskloomFutureList:
+        if (
+            isinstance(value, TaskloomFuture)
+            or type(value) in CONTAINERS
+            or type(value) is TaskloomFutureList
+        ):
             return True
     return False
 

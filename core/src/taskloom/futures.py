@@ -111,8 +111,12 @@ class TaskloomFuture(abc.ABC):
         cls = type(self)
         for index in range(cursor + 1, min(len(group), cursor + READ_AHEAD)):
             sibling = group[index]
-            if type(sibling) is cls and (sibling._final is None or not sibling._final.is_loaded()):
+            if type(sibling) is cls and not sibling._result_is_here():
                 yield sibling
+
+    def _result_is_here(self) -> bool:
+        """Whether the run's final state, data included, is in this process already."""
+        return self._final is not None and self._final.is_loaded()
 
     # -- the public surface ---------------------------------------------------------------------
 
@@ -148,11 +152,10 @@ class TaskloomFuture(abc.ABC):
         For a run that did not complete, raises its exception (or returns it when
         `raise_on_failure` is false). A run still going after `timeout` raises `TimeoutError`.
         """
-        final = self._final
-        if self._group is not None and (final is None or not final.is_loaded()):
+        if self._group is not None and not self._result_is_here():
             final = _read_with_siblings(self, timeout)
         else:
-            final = final or self.wait(timeout)
+            final = self._final or self.wait(timeout)
         if final is None:
             raise TimeoutError(
                 f"Task run {self.task_run_name!r} did not finish within {timeout} second(s)"
@@ -226,14 +229,14 @@ def _read_with_siblings(future: TaskloomFuture, timeout: float | None) -> State 
     return future._final or final
 
 
+FutureClass = type[TaskloomFuture]
+
+
 def _by_class(futures: Iterable[TaskloomFuture]) -> dict[FutureClass, list[TaskloomFuture]]:
     groups: dict[FutureClass, list[TaskloomFuture]] = {}
     for future in futures:
         groups.setdefault(type(future), []).append(future)
     return groups
-
-
-FutureClass = type[TaskloomFuture]
 
 
 async def await_result(future: TaskloomFuture) -> Any:

@@ -61,30 +61,35 @@ def _task(pickled: bytes) -> Any:
     return task
 
 
-def run_pickled(task: bytes, payload: bytes) -> bytes:
-    """Run a pickled call in this worker process; return its pickled final state."""
+def _loads_call(task: bytes, payload: bytes) -> Any:
+    """What `dumps_call` pickled, its task unpickled once per worker process."""
     loaded = _task(task)
     unpickler = pickle.Unpickler(io.BytesIO(payload))
     unpickler.persistent_load = lambda _: loaded  # type: ignore[method-assign]
-    call, states = unpickler.load()
+    return unpickler.load()
+
+
+def _plain_call(task: Any, flow_run: Any, fields: bytes) -> TaskCall:
+    """The call `dumps_plain_fields` pickled, with its task and flow run unpickled."""
+    name, args, kwargs, upstream_names, n_data = pickle.loads(fields)
+    return TaskCall(task, name, args, kwargs, upstream_names, n_data, flow_run)
+
+
+def run_pickled(task: bytes, payload: bytes) -> bytes:
+    """Run a pickled call in this worker process; return its pickled final state."""
+    call, states = _loads_call(task, payload)
     return _dumps_state(call, call.run(states))
 
 
 def run_plain_fields(task: bytes, flow_run: bytes, fields: bytes) -> bytes:
     """Run the call of `dumps_plain_fields` in this worker process; return its pickled state."""
-    name, args, kwargs, upstream_names, n_data = pickle.loads(fields)
-    call = TaskCall(
-        _task(task), name, args, kwargs, upstream_names, n_data, loads_flow_run(flow_run)
-    )
+    call = _plain_call(_task(task), loads_flow_run(flow_run), fields)
     return _dumps_state(call, call.run())
 
 
 def run_pickled_batch(task: bytes, payload: bytes) -> list[bytes]:
     """Run the pickled calls of a batch one after another; return their pickled states."""
-    loaded = _task(task)
-    unpickler = pickle.Unpickler(io.BytesIO(payload))
-    unpickler.persistent_load = lambda _: loaded  # type: ignore[method-assign]
-    calls, _ = unpickler.load()
+    calls, _ = _loads_call(task, payload)
     return [_dumps_state(call, call.run()) for call in calls]
 
 
@@ -92,12 +97,8 @@ def run_plain_batch(task: bytes, flow_run: bytes, batch: list[bytes]) -> bytes |
     """Run the calls of a batch given as `dumps_plain_fields`; return their states pickled
     together when every value is plain (one `pickle` for the batch), else each on its own."""
     loaded, handle = _task(task), loads_flow_run(flow_run)
-    calls, states = [], []
-    for fields in batch:
-        name, args, kwargs, upstream_names, n_data = pickle.loads(fields)
-        call = TaskCall(loaded, name, args, kwargs, upstream_names, n_data, handle)
-        calls.append(call)
-        states.append(call.run())
+    calls = [_plain_call(loaded, handle, fields) for fields in batch]
+    states = [call.run() for call in calls]
     if all(type(state.data) in PLAIN_TYPES for state in states):
         return pickle.dumps(states, protocol=pickle.HIGHEST_PROTOCOL)
     return [_dumps_state(call, state) for call, state in zip(calls, states, strict=True)]

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ray
-from ray.exceptions import RayTaskError
 
 from taskloom.futures import TaskloomFuture
 from taskloom.task_runners import batch_outcome_state
-from taskloom_ray._futures import get_in_slices
+from taskloom_ray._futures import block, task_error
 from taskloom_ray._remote import element_function
 
 if TYPE_CHECKING:
@@ -53,18 +52,7 @@ class RayBatch:
 
     def block(self, timeout: float | None) -> bool:
         """Wait at most `timeout` seconds for the batch to return (see `RayFuture._block`)."""
-        if self._outcomes is not None:
-            return True
-        if self.in_worker:
-            ready, _ = ray.wait([self.ref], timeout=timeout, fetch_local=False)
-            return bool(ready)
-        try:
-            get_in_slices(self.ref, timeout)
-        except TimeoutError:
-            return False
-        except Exception:
-            pass  # it ended with an error: `outcomes` reads it
-        return True
+        return self._outcomes is not None or block(self.ref, timeout, self.in_worker)
 
     def outcomes(self) -> list[Any] | BaseException:
         """Every call's outcome (the batch having returned), or the error that ended it."""
@@ -73,8 +61,7 @@ class RayBatch:
                 try:
                     self._outcomes = ray.get(self.ref)
                 except Exception as exc:
-                    cause = getattr(exc, "cause", None) if isinstance(exc, RayTaskError) else None
-                    self._outcomes = cause if isinstance(cause, BaseException) else exc
+                    self._outcomes = task_error(exc)
             return self._outcomes
 
 

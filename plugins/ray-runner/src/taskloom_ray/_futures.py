@@ -161,18 +161,7 @@ class RayFuture(TaskloomFuture):
 
     def _block(self, timeout: float | None) -> bool:
         """Wait at most `timeout` seconds until the run has returned; False if it has not."""
-        if self._in_worker:
-            # Inside a Ray task, waiting through Ray lets Ray lend this task's CPU to others
-            # meanwhile: tasks waiting for the tasks they submitted cannot hold every CPU.
-            ready, _ = ray.wait([self._marker], timeout=timeout, fetch_local=False)
-            return bool(ready)
-        try:
-            get_in_slices(self._marker, timeout)
-        except TimeoutError:
-            return False
-        except Exception:
-            pass  # the run failed: its objects say how
-        return True
+        return block(self._marker, timeout, self._in_worker)
 
     def done(self) -> bool:
         if self._state is not None:
@@ -195,12 +184,35 @@ class RayFuture(TaskloomFuture):
         for ref in (self._marker, self.value_ref):
             with contextlib.suppress(Exception):
                 ray.get(ref)
-        cause = exc.cause if isinstance(exc, RayTaskError) and exc.cause is not None else exc
+        cause = task_error(exc)
         if isinstance(cause, TaskRunFailure) and cause.task_run_name != call.task_run_name:
             # Ray hands down the first failure of a chain: name the upstream run of this one
             # that did not complete, as every runner does.
             return call.not_ready(_first_incomplete(self._upstream) or cause.task_run_name)
         return call.state_from_error(cause)
+
+
+def block(ref: Any, timeout: float | None, in_worker: bool) -> bool:
+    """Wait at most `timeout` seconds until the Ray object `ref` is ready; False if it is not."""
+    if in_worker:
+        # Inside a Ray task, waiting through Ray lets Ray lend this task's CPU to others
+        # meanwhile: tasks waiting for the tasks they submitted cannot hold every CPU.
+        ready, _ = ray.wait([ref], timeout=timeout, fetch_local=False)
+        return bool(ready)
+    try:
+        get_in_slices(ref, timeout)
+    except TimeoutError:
+        return False
+    except Exception:
+        pass  # the run failed: its objects say how
+    return True
+
+
+def task_error(exc: BaseException) -> BaseException:
+    """The error a Ray task raised, out of the `RayTaskError` Ray wraps it in."""
+    if isinstance(exc, RayTaskError) and isinstance(exc.cause, BaseException):
+        return exc.cause
+    return exc
 
 
 #: The longest a wait in the flow's process stays inside Ray at a time (see `get_in_slices`).

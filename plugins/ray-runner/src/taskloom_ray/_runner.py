@@ -110,10 +110,7 @@ class RayTaskRunner(TaskRunner):
             if not state.is_completed():
                 return FinishedFuture(call, call.finish(call.not_ready(future.task_run_name)))
             arguments.append(state.data if index < n_data else COMPLETED)
-        function = remote_function(call.task)
-        options = current_options()
-        if options:
-            function = function.options(**options)
+        function = _with_options(remote_function(call.task))
         try:
             marker, value = function.remote(call_fields(call, self._handle(call)), *arguments)
         except Exception as exc:  # an argument Ray cannot serialize, most often
@@ -134,10 +131,7 @@ class RayTaskRunner(TaskRunner):
         from taskloom_ray._batch_future import RayBatch, RayBatchFuture
         from taskloom_ray._remote import batch_fields, batch_function
 
-        function = batch_function(calls[0].task)
-        options = current_options()
-        if options:
-            function = function.options(**options)
+        function = _with_options(batch_function(calls[0].task))
         try:
             ref = function.remote(batch_fields(calls, self._handle(calls[0])))
         except Exception:
@@ -172,6 +166,12 @@ class RayTaskRunner(TaskRunner):
 
     def __repr__(self) -> str:
         return f"{self.name}(address={self.address!r})"
+
+
+def _with_options(function: Any) -> Any:
+    """`function` with the Ray options of the `remote_options` block around the submission."""
+    options = current_options()
+    return function.options(**options) if options else function
 
 
 def _attached_runner(address: str | None, init_kwargs: dict[str, Any]) -> RayTaskRunner:
