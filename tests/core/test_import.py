@@ -59,12 +59,14 @@ def test_import_takes_well_under_half_a_second(python_env) -> None:
 def test_public_names_are_exactly_the_documented_ones() -> None:
     assert sorted(taskloom.__all__) == [
         "Flow",
+        "Parameter",
         "State",
         "Task",
         "TaskloomFuture",
         "TaskloomFutureList",
         "as_completed",
         "available_task_runners",
+        "context",
         "flow",
         "get_run_logger",
         "hookimpl",

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import taskloom
-from taskloom import flow
+from taskloom import flow, hookimpl
 from taskloom._registry import resolve_task_runner
 from taskloom.exceptions import UnknownTaskRunnerError
 from taskloom.task_runners import TaskRunner
@@ -249,3 +249,34 @@ def test_resolving_one_runner_imports_only_its_module(installation) -> None:
     resolve_task_runner("one")
     assert "runner_one" in sys.modules
     assert "runner_two" not in sys.modules
+
+
+class _Claims:
+    """A plugin that claims `host:port` and `fake://` addresses."""
+
+    @hookimpl
+    def taskloom_resolve_task_runner(self, spec: str) -> TaskRunner | None:
+        if spec == "127.0.0.1:8786" or spec.startswith("fake://"):
+            return InlineTaskRunner()
+        return None
+
+    @hookimpl
+    def taskloom_address_schemes(self) -> list[str]:
+        return ["fake://", "alsofake://"]
+
+
+def test_host_and_port_go_to_the_plugins_not_to_an_import(register_plugin) -> None:
+    register_plugin(_Claims())
+    assert isinstance(resolve_task_runner("127.0.0.1:8786"), InlineTaskRunner)
+
+
+def test_an_unclaimed_scheme_lists_the_accepted_ones_and_the_meant_address(
+    register_plugin,
+) -> None:
+    register_plugin(_Claims())
+    with pytest.raises(UnknownTaskRunnerError) as caught:
+        resolve_task_runner("http://cluster-host")
+    message = str(caught.value)
+    assert "No installed runner takes http:// addresses" in message
+    assert "fake://, alsofake://" in message
+    assert "Did you mean 'fake://cluster-host'" in message

@@ -196,3 +196,43 @@ def test_a_tls_cluster_refuses_a_runner_without_credentials(tls_cluster: Any) ->
     runner = DaskTaskRunner(address=tls_cluster.scheduler_address)
     with pytest.raises(TaskRunnerError, match=tls_cluster.scheduler_address):
         runner.start()
+
+
+def test_an_address_without_a_scheme_is_a_tcp_address(existing_cluster: Any) -> None:
+    bare = existing_cluster.scheduler_address.removeprefix("tcp://")
+
+    @flow(task_runner=DaskTaskRunner(address=bare))
+    def on_bare_address() -> int:
+        return add(1, 2)  # type: ignore[no-any-return]
+
+    assert on_bare_address() == 3
+
+
+def test_a_bare_address_string_or_variable_names_the_cluster(
+    existing_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = existing_cluster.scheduler_address.removeprefix("tcp://")
+    monkeypatch.setenv("TASKLOOM_TASK_RUNNER", bare)
+
+    @flow
+    def from_the_environment() -> int:
+        return add(2, 2)  # type: ignore[no-any-return]
+
+    @flow(task_runner=bare)
+    def from_a_string() -> int:
+        return add(3, 3)  # type: ignore[no-any-return]
+
+    assert from_the_environment.task_runner.address == existing_cluster.scheduler_address
+    assert (from_the_environment(), from_a_string()) == (4, 6)
+
+
+def test_an_address_of_a_scheme_dask_lacks_names_the_schemes_and_the_meant_address() -> None:
+    with pytest.raises(ValueError, match=r"no http:// transport.*tcp://.*'tcp://my-dask-cluster'"):
+        DaskTaskRunner(address="http://my-dask-cluster")
+
+
+def test_a_runner_string_of_an_unclaimed_scheme_suggests_the_dask_address() -> None:
+    from taskloom.exceptions import UnknownTaskRunnerError
+
+    with pytest.raises(UnknownTaskRunnerError, match=r"Did you mean .*'tcp://my-dask-cluster'"):
+        flow(task_runner="http://my-dask-cluster")(lambda: None)

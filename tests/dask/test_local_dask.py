@@ -149,3 +149,23 @@ def test_a_flow_on_local_dask_never_imports_distributed(python_env: dict[str, st
         check=True,
     )
     assert done.stdout.strip() == "False", done.stderr[-2000:]
+
+
+def test_extra_keyword_arguments_are_dask_configuration_while_the_runner_runs() -> None:
+    import dask
+
+    @task
+    def configured() -> object:
+        return dask.config.get("taskloom-test.setting", None)
+
+    @flow(task_runner=LocalDaskTaskRunner(scheduler="threads", taskloom_test__setting=5))
+    def with_config() -> object:
+        return configured()
+
+    assert with_config() == 5
+    assert dask.config.get("taskloom-test.setting", None) is None
+
+
+def test_the_configuration_travels_with_the_runners_copies() -> None:
+    runner = LocalDaskTaskRunner(scheduler="threads", num_workers=2, **{"a.b": 1})
+    assert runner.duplicate().config == {"a.b": 1}

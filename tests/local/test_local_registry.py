@@ -104,10 +104,11 @@ def test_command_line_lists_the_local_runners(python_env: dict[str, str]) -> Non
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    lines = dict(line.split() for line in done.stdout.splitlines())
-    assert lines["processes"].endswith(":ProcessPoolTaskRunner")
-    assert lines["sequential"].endswith(":SequentialTaskRunner")
-    assert lines["concurrent"].endswith(":ConcurrentTaskRunner")
+    columns = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()}
+    assert columns["processes"][0].endswith(":ProcessPoolTaskRunner")
+    assert columns["sequential"][0].endswith(":SequentialTaskRunner")
+    assert columns["concurrent"][0].endswith(":ConcurrentTaskRunner")
+    assert columns["sequential"][1] == "taskloom-local"
 
 
 def test_command_line_resolves_a_local_runner(python_env: dict[str, str]) -> None:

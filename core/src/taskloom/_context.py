@@ -14,3 +14,6 @@ if TYPE_CHECKING:
 
 # One variable for flow and task runs alike: every task call reads it, so one lookup is the cost.
 current_run: ContextVar[Run | None] = ContextVar("taskloom_current_run", default=None)
+
+#: The flow run whose task runner is starting (what `taskloom.context` shows while it does).
+starting_run: ContextVar[FlowRun | None] = ContextVar("taskloom_starting_run", default=None)

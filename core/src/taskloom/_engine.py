@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from taskloom import _signals
 from taskloom._async import CallTimeout, call_in_thread
-from taskloom._context import current_run
+from taskloom._context import current_run, starting_run
 from taskloom._flow_run import FlowRun
 from taskloom._logging import ensure_console_logging, logger
 from taskloom._plugins import get_plugin_manager
-from taskloom.states import Cancelled, Crashed, Failed, State
+from taskloom._state_handlers import call_state_handlers
+from taskloom.states import Cancelled, Crashed, Failed, Pending, Running, State
 
 if TYPE_CHECKING:
     from taskloom._flows import Flow
@@ -58,11 +59,23 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
     interrupt: BaseException | None = None
     with _signals.flow_interrupts() if parent_run is None else nullcontext():
         try:
-            logger.info("Starting task runner `%s`...", run.runner.name)
+            logger.info("Starting %s...", run.runner_label)
+            if flow.state_handlers:
+                begun = call_state_handlers(
+                    flow.state_handlers, flow, Pending(), Running(), f"flow run {run.name!r}"
+                )
+                if not begun.is_running():
+                    outcome.error = _Replaced(begun)
+            # What builds the runner's cluster (a `cluster_class` function) sees the run in
+            # `taskloom.context`.
+            starting = starting_run.set(run)
             try:
-                run.start_runner()
+                if outcome.error is None:
+                    run.start_runner()
             except BaseException as exc:
                 outcome.error = exc
+            finally:
+                starting_run.reset(starting)
             token = current_run.set(run)
             try:
                 yield run, outcome, final
@@ -72,6 +85,8 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
                 outcome.error = _signals.signal_exception(outcome.error)
             if outcome.error is None:
                 state = run.final_state(outcome.value)
+            elif isinstance(outcome.error, _Replaced):
+                state = outcome.error.state
             elif isinstance(outcome.error, Exception):
                 run.collect()
                 state = _failed_flow(outcome.error)
@@ -87,8 +102,10 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
                 else _interrupted(interrupt)
             )
         finally:
-            logger.info("Shutting down task runner `%s`...", run.runner.name)
+            logger.info("Shutting down %s...", run.runner_label)
             _shut_down(run, interrupt, top_level=parent_run is None)
+    if interrupt is None:
+        state = _handled(flow, run, state)
     logger.info("%s run %r finished in state %r", kind.capitalize(), run.name, state)
     if run.parent is not None:
         run.parent.subflow_states.append(state)
@@ -96,6 +113,33 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
     final.append(state)
     if interrupt is not None and not isinstance(interrupt, Exception):
         raise interrupt
+
+
+class _Replaced(Exception):
+    """A flow state handler put a final state in place of `Running`: the function never runs."""
+
+    def __init__(self, state: State) -> None:
+        super().__init__(state.message)
+        self.state = state
+
+
+def _handled(flow: Flow[..., Any], run: FlowRun, state: State) -> State:
+    """The final state after the flow's terminal state handler and state handlers, which run
+    once the runner is shut down (its performance report is written by then)."""
+    handler = flow.terminal_state_handler
+    label = f"flow run {run.name!r}"
+    if handler is not None:
+        replaced = call_state_handlers(
+            (lambda f, s, _: handler(f, s, run.reference_states()),),
+            flow.for_handlers,
+            state,
+            state,
+            label,
+        )
+        state = replaced
+    if flow.state_handlers:
+        state = call_state_handlers(flow.state_handlers, flow.for_handlers, Running(), state, label)
+    return state
 
 
 #: How long an interrupted flow run's shutdown goes before the log says how to stop waiting.

@@ -3,6 +3,7 @@ its task runs and subflow runs, and its final state from what the flow function 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,7 @@ from taskloom._names import flow_run_name
 from taskloom._submitter import CONTAINERS, Submitter
 from taskloom.futures import TaskloomFuture
 from taskloom.hookspecs import FlowRunInfo
-from taskloom.states import Completed, Failed, State
+from taskloom.states import Completed, State, aggregate
 
 if TYPE_CHECKING:
     import pluggy
@@ -32,8 +33,10 @@ class FlowRun(Submitter):
         parent: FlowRun | None,
         plugins: pluggy.PluginManager,
     ) -> None:
-        super().__init__(flow_run_name(), flow.name, runner)
+        super().__init__(flow_run_name(), flow.name, runner, str(uuid.uuid4()))
         self.flow = flow
+        if flow.speaks_of_executors:
+            self.runner_word = "executor"
         self.parent = parent
         self.info = FlowRunInfo(self.name, flow.name, runner, parent.info if parent else None)
         self.futures: list[TaskloomFuture] = []
@@ -52,6 +55,17 @@ class FlowRun(Submitter):
             self._notify_submitted = self._hook_submitted
 
     # -- the runner, through the hooks when a plugin wraps them -------------------------------
+
+    @property
+    def runner_label(self) -> str:
+        """The runner as the log lines name it: "task runner `DaskTaskRunner`", or in the
+        older vocabulary "executor `DaskExecutor`"."""
+        name = self.runner.name
+        if self.runner_word == "executor":
+            from taskloom._vocabulary import executor_name
+
+            name = executor_name(name)
+        return f"{self.runner_word} `{name}`"
 
     def start_runner(self) -> None:
         if self._wrapped:
@@ -101,6 +115,16 @@ class FlowRun(Submitter):
 
     # -- the end of the run -----------------------------------------------------------------
 
+    def reference_states(self) -> set[State]:
+        """What a terminal state handler is given: the final states of the runs the flow's
+        state is judged by (a graph flow's terminal nodes; every task run of a function flow)."""
+        states = set()
+        for future in self.flow.reference_futures(self):
+            state = future.wait()
+            assert state is not None
+            states.add(state)
+        return states
+
     def collect(self) -> list[State]:
         """Wait for every task run of this flow run; their final states, in submission order."""
         states = []
@@ -144,15 +168,6 @@ def _resolve_states(value: Any, states: list[State]) -> Any:
     if cls in CONTAINERS:
         return cls(_resolve_states(v, states) for v in value)
     return value
-
-
-def aggregate(states: Sequence[State]) -> State:
-    """One state for many: completed when all completed, else failed, counting the others."""
-    not_completed = [s for s in states if not s.is_completed()]
-    if not not_completed:
-        return Completed("All states completed.")
-    first = next((s for s in not_completed if s.is_failed() or s.is_crashed()), not_completed[0])
-    return Failed(f"{len(not_completed)}/{len(states)} states failed.", data=first.exception())
 
 
 def _runner_hooks_wrapped(plugins: pluggy.PluginManager) -> bool:

@@ -48,6 +48,34 @@ def available_task_runners() -> dict[str, str]:
     return {name: ep.value for name, ep in sorted(_entry_points().items())}
 
 
+def describe_installed_runners() -> list[tuple[str, str, str, str | None]]:
+    """Each installed runner as `(name, module:Class, "distribution version", error)`, where
+    `error` says why its class cannot be imported (None when it can). Imports every runner."""
+    described = []
+    for name, entry_point in sorted(_entry_points().items()):
+        dist = entry_point.dist
+        origin = f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
+        error = None
+        try:
+            load_task_runner_class(name)
+        except (TaskRunnerImportError, TypeError) as exc:
+            error = str(exc)
+        described.append((name, entry_point.value, origin, error))
+    return described
+
+
+def installed_versions() -> list[tuple[str, str]]:
+    """`(distribution, version)` of the core and of every distribution that plugs into it."""
+    from importlib.metadata import distributions, version
+
+    found = {"taskloom": version("taskloom")}
+    for dist in distributions():
+        groups = {ep.group for ep in dist.entry_points}
+        if groups & {ENTRY_POINT_GROUP, "taskloom"}:
+            found.setdefault(dist.name, dist.version)
+    return sorted(found.items(), key=lambda item: (item[0] != "taskloom", item[0]))
+
+
 def _find_entry_point(name: str) -> EntryPoint | None:
     key = name.lower()
     entry_points = _entry_points()
@@ -109,8 +137,8 @@ def _resolve_string(spec: str) -> TaskRunner:
     cls = load_task_runner_class(spec)
     if cls is not None:
         return cls()
-    if ":" in spec and "://" not in spec:
-        return _from_import_path(spec)()
+    if ":" in spec and "://" not in spec and not spec.rpartition(":")[2].isdigit():
+        return _from_import_path(spec)()  # `module:Class`; `host:8786` is an address
     from taskloom._plugins import get_plugin_manager
 
     claimed = get_plugin_manager().hook.taskloom_resolve_task_runner(spec=spec)
@@ -122,10 +150,28 @@ def _resolve_string(spec: str) -> TaskRunner:
 def unknown_runner_message(spec: str) -> str:
     installed = ", ".join(available_task_runners()) or "none"
     message = f"Unknown task runner {spec!r}. Installed task runners: {installed}."
+    scheme, sep, rest = spec.partition("://")
+    if sep:
+        message += " " + _unclaimed_address(scheme, rest.rstrip("/"))
     package = missing_package(spec)
     if package is not None:
         message += f" {spec!r} is provided by the {package} package: pip install {package}"
     return message
+
+
+def _unclaimed_address(scheme: str, rest: str) -> str:
+    """What to say of an address whose scheme no installed runner takes."""
+    from taskloom._plugins import get_plugin_manager
+
+    lists = [s for s in get_plugin_manager().hook.taskloom_address_schemes() if s]
+    if not lists:
+        return f"No installed runner takes addresses (such as {scheme}://...)."
+    accepted = ", ".join(s for schemes in lists for s in schemes)
+    meant = " or ".join(repr(schemes[0] + rest) for schemes in lists)
+    return (
+        f"No installed runner takes {scheme}:// addresses; the accepted schemes are {accepted}. "
+        f"Did you mean {meant}?"
+    )
 
 
 def _from_import_path(path: str) -> type[TaskRunner]:

@@ -24,10 +24,16 @@ CONTAINERS = (list, tuple, set, frozenset, dict)
 class Submitter:
     """Turns task calls into task runs on one runner: names them, finds their upstream futures."""
 
-    def __init__(self, name: str, flow_name: str, runner: TaskRunner) -> None:
+    #: how log lines call the runner: "executor" for a flow given `executor=` (the older
+    #: vocabulary), else "task runner"
+    runner_word = "task runner"
+
+    def __init__(self, name: str, flow_name: str, runner: TaskRunner, id: str = "") -> None:
         self.name = name
         self.flow_name = flow_name
         self.runner = runner
+        #: the flow run's id (`taskloom.context.flow_run_id`)
+        self.id = id
         #: what a task run's code reaches as `current_run.get().flow_run`
         self.flow_run = self
         self._counters: dict[str, Iterator[int]] = {}
@@ -57,12 +63,17 @@ class Submitter:
         `batch_size` at a time when it is over 1 (`"auto"`: see `auto_batch_size`)."""
         size = _batch_size(batch_size, len(runs), self.runner)
         if size <= 1 or wait_for is not None:
-            return TaskloomFutureList([self.submit(task, a, k, wait_for) for a, k in runs])
+            return TaskloomFutureList(
+                [
+                    self._submit_prepared(*self._prepare(task, a, k, wait_for, index))
+                    for index, (a, k) in enumerate(runs)
+                ]
+            )
         futures: list[TaskloomFuture | None] = [None] * len(runs)
         batch: list[TaskCall] = []
         places: list[int] = []
         for index, (args, kwargs) in enumerate(runs):
-            call, upstream, blocked = self._prepare(task, args, kwargs, None)
+            call, upstream, blocked = self._prepare(task, args, kwargs, None, index)
             if upstream or blocked:
                 # It waits for other runs: on its own, so that a failure upstream of it cannot
                 # fail the rest of a batch.
@@ -91,6 +102,7 @@ class Submitter:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         wait_for: Iterable[Any] | None,
+        map_index: int | None = None,
     ) -> tuple[TaskCall, list[TaskloomFuture], str | None]:
         """The call of one task run, its upstream futures, and the name of an upstream run of
         another runner that did not complete (the call cannot run), if any."""
@@ -109,10 +121,10 @@ class Submitter:
                 if item not in upstream:
                     self._extract(item, upstream, blocked)
         names = tuple([f.task_run_name for f in upstream]) if upstream else ()
-        call = TaskCall(task, name, args, kwargs, names, n_data, self)
+        call = TaskCall(task, name, args, kwargs, names, n_data, self, map_index)
         if self._notify_submitted is not None:
             self._notify_submitted(call)
-        log_info("Submitting task run %r to task runner...", name)
+        log_info("Submitting task run %r to %s...", name, self.runner_word)
         return call, upstream, blocked[0] if blocked else None
 
     def _submit_prepared(
@@ -167,7 +179,7 @@ class Submitter:
 
     def remote(self) -> RemoteFlowRun:
         """The handle a task call carries into another process."""
-        return RemoteFlowRun(self.name, self.flow_name, self.runner)
+        return RemoteFlowRun(self.name, self.flow_name, self.runner, self.id)
 
     def run_logger(self) -> RunLogger:
         return RunLogger(
@@ -208,7 +220,7 @@ class RemoteFlowRun(Submitter):
     """
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (RemoteFlowRun, (self.name, self.flow_name, self.runner))
+        return (RemoteFlowRun, (self.name, self.flow_name, self.runner, self.id))
 
     def _name_run(self, task: Task[..., Any]) -> str:
         caller = current_run.get()

@@ -5,20 +5,29 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from taskloom import _signals
 from taskloom._async import CallTimeout, call_in_thread, run_coroutine
 from taskloom._context import current_run
 from taskloom._logging import RunLogger, ensure_console_logging, log_info, logger
+from taskloom._state_handlers import call_state_handlers
 from taskloom.exceptions import TaskRunCancelled, TaskRunFailure
-from taskloom.states import Cancelled, Crashed, Failed, Pending, State, StateType
+from taskloom.states import Cancelled, Crashed, Failed, Pending, Running, State, StateType
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from taskloom._submitter import Submitter
     from taskloom._tasks import Task
 
-__all__ = ["TaskCall", "Upstream"]
+__all__ = ["CallFields", "TaskCall", "Upstream"]
+
+#: `TaskCall.fields()`: run name, arguments, keyword arguments, upstream run names, how many of
+#: those are data, map index
+CallFields: TypeAlias = tuple[
+    str, tuple[Any, ...], dict[str, Any], tuple[str, ...], int, "int | None"
+]
 
 
 class Upstream:
@@ -47,12 +56,17 @@ class TaskCall:
         "args",
         "flow_run",
         "kwargs",
+        "map_index",
         "n_data",
         "started",
         "task",
         "task_run_name",
         "upstream_names",
     )
+
+    #: Whether `finish` logs the final state: a runner whose flow process logs it when the
+    #: future learns it (Ray, whose log pipeline costs more than a trivial run) turns it off.
+    logs_final_state: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -63,6 +77,7 @@ class TaskCall:
         upstream_names: tuple[str, ...],
         n_data: int,
         flow_run: Submitter,
+        map_index: int | None = None,
     ) -> None:
         self.task = task
         self.task_run_name = task_run_name
@@ -74,6 +89,8 @@ class TaskCall:
         self.n_data = n_data
         self.flow_run = flow_run
         self.started = False
+        #: the position of this run in its map, None for a run of no map
+        self.map_index = map_index
 
     @property
     def is_async(self) -> bool:
@@ -100,6 +117,8 @@ class TaskCall:
             if not state.is_completed():
                 return self.finish(self.not_ready(self.upstream_names[index]))
         args, kwargs = self._arguments([state.data for state in upstream[: self.n_data]])
+        if self.task.state_handlers and not (begun := self._begin()).is_running():
+            return self.finish(begun)
         token = current_run.set(self)
         try:
             state = await self._attempts_async(args, kwargs)
@@ -112,6 +131,8 @@ class TaskCall:
     def run_values(self, values: Sequence[Any]) -> State:
         """Run the task with `values` for its data upstream runs, all of which completed."""
         args, kwargs = self._arguments(values)
+        if self.task.state_handlers and not (begun := self._begin()).is_running():
+            return self.finish(begun)
         token = current_run.set(self)
         try:
             state = self._attempts(args, kwargs)
@@ -134,18 +155,53 @@ class TaskCall:
         raise TaskRunFailure(self.task_run_name, state)
 
     def finish(self, state: State) -> State:
-        """Log the run's final state, release its arguments, and return the state.
+        """End the run in `state`: the task's state handlers see the change first and may put
+        another state in its place; then the final state is logged (`log_final`) and the
+        run's arguments released. Returns the final state."""
+        if self.task.state_handlers:
+            old = Running() if self.started else Pending()
+            state = call_state_handlers(
+                self.task.state_handlers, self.task, old, state, self._label
+            )
+        if self.logs_final_state:
+            self.log_final(state)
+        self.args = ()
+        self.kwargs = {}
+        return state
 
-        A cancelled run is logged at DEBUG only: a cancelled flow run would otherwise print a
+    def log_final(self, state: State) -> State:
+        """Log how the run ended, and return `state`.
+
+        For a runner whose workers leave that line to the flow's process (Ray): the flow calls
+        this for a state made where the run ran, whose handlers have seen it already. A
+        cancelled run is logged at DEBUG only: a cancelled flow run would otherwise print a
         line for every run it never started.
         """
         if state.type is _CANCELLED:
             logger.debug("Task run %r finished in state %r", self.task_run_name, state)
         else:
             log_info("Task run %r finished in state %r", self.task_run_name, state)
-        self.args = ()
-        self.kwargs = {}
         return state
+
+    # -- rebuilding the call elsewhere ---------------------------------------------------------
+
+    def fields(self) -> CallFields:
+        """What rebuilds this call in another process besides its task and its flow run (which
+        travel once for many calls): plain data when the arguments are."""
+        return (
+            self.task_run_name,
+            self.args,
+            self.kwargs,
+            self.upstream_names,
+            self.n_data,
+            self.map_index,
+        )
+
+    @classmethod
+    def from_fields(cls, task: Task[..., Any], fields: CallFields, flow_run: Submitter) -> Self:
+        """The call `fields()` described, with its task and flow run."""
+        name, args, kwargs, upstream_names, n_data, map_index = fields
+        return cls(task, name, args, kwargs, upstream_names, n_data, flow_run, map_index)
 
     # -- states for runners ---------------------------------------------------------------------
 
@@ -189,6 +245,16 @@ class TaskCall:
         )
 
     # -- internals ------------------------------------------------------------------------------
+
+    @property
+    def _label(self) -> str:
+        return f"task run {self.task_run_name!r}"
+
+    def _begin(self) -> State:
+        """Running, or what the task's state handlers put in its place as the run starts."""
+        return call_state_handlers(
+            self.task.state_handlers, self.task, Pending(), Running(), self._label
+        )
 
     def _arguments(self, values: Sequence[Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         self.started = True
@@ -297,6 +363,7 @@ class TaskCall:
                 self.upstream_names,
                 self.n_data,
                 flow_run,
+                self.map_index,
             ),
         )
 

@@ -8,7 +8,10 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from taskloom._context import current_run
+from taskloom._graph import building, record
 from taskloom._names import task_key
+from taskloom._state_handlers import StateHandler, check_state_handlers
+from taskloom._unmapped import unmapped
 from taskloom.exceptions import MissingContextError
 from taskloom.futures import await_result
 
@@ -34,15 +37,6 @@ def in_event_loop() -> bool:
     return asyncio is not None and asyncio._get_running_loop() is not None
 
 
-class unmapped:  # noqa: N801 - reads as a marker in calls: `t.map(xs, unmapped(y))`
-    """Marks an argument of `Task.map` that is passed whole to every run."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
 class Task(Generic[P, R]):
     """A function whose calls inside a flow run are task runs, submitted to the flow's runner.
 
@@ -58,6 +52,7 @@ class Task(Generic[P, R]):
         retries: int = 0,
         retry_delay_seconds: float = 0,
         timeout_seconds: float | None = None,
+        state_handlers: Iterable[StateHandler] | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function; got {fn!r}")
@@ -71,6 +66,8 @@ class Task(Generic[P, R]):
             if timeout_seconds is None
             else _check_number("timeout_seconds", timeout_seconds, positive=True)
         )
+        #: `fn(task, old_state, new_state)` called as the run starts and ends (see `TaskCall`)
+        self.state_handlers = check_state_handlers(state_handlers)
         self.is_async = is_async_function(fn)
         self.key = task_key(getattr(fn, "__module__", "") or "", fn.__qualname__)
         functools.update_wrapper(self, fn)
@@ -78,6 +75,8 @@ class Task(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         run = current_run.get()
         if run is None:
+            if building.get() is not None:  # inside `with Flow(...)`: a node of its graph
+                return record(self, args, kwargs, mapped=False)  # type: ignore[return-value]
             return self.fn(*args, **kwargs)
         future = run.flow_run.submit(self, args, kwargs, None)
         if self.is_async and in_event_loop():
@@ -105,6 +104,8 @@ class Task(Generic[P, R]):
         retries, timeout and log lines. `"auto"` picks `k` for the map's length and the
         runner's parallelism (`taskloom.task_runners.auto_batch_size`).
         """
+        if current_run.get() is None and building.get() is not None:
+            return record(self, args, kwargs, mapped=True)  # type: ignore[return-value]
         flow_run = _flow_run("map", self)
         runs = _map_arguments(self.name, args, kwargs)
         return flow_run.map(self, runs, wait_for, batch_size)
@@ -117,6 +118,7 @@ class Task(Generic[P, R]):
             "retries": self.retries,
             "retry_delay_seconds": self.retry_delay_seconds,
             "timeout_seconds": self.timeout_seconds,
+            "state_handlers": self.state_handlers,
         }
         unknown = set(options) - set(current)
         if unknown:
@@ -142,6 +144,7 @@ class Task(Generic[P, R]):
                 self.retries,
                 self.retry_delay_seconds,
                 self.timeout_seconds,
+                self.state_handlers,
             ),
         )
 
@@ -162,6 +165,7 @@ def _rebuild_task(
     retries: int,
     retry_delay_seconds: float,
     timeout_seconds: float | None,
+    state_handlers: tuple[StateHandler, ...] = (),
 ) -> Task[..., Any]:
     return Task(
         fn,
@@ -170,6 +174,7 @@ def _rebuild_task(
         retries=retries,
         retry_delay_seconds=retry_delay_seconds,
         timeout_seconds=timeout_seconds,
+        state_handlers=state_handlers,
     )
 
 
@@ -248,6 +253,7 @@ def task(
     retries: int = 0,
     retry_delay_seconds: float = 0,
     timeout_seconds: float | None = None,
+    state_handlers: Iterable[StateHandler] | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

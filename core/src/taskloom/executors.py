@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from taskloom._vocabulary import ALIASES
+
 # The names resolve lazily (`__getattr__`), so that importing this module loads no runner.
 __all__ = [  # noqa: F822
     "DaskExecutor",
@@ -11,13 +13,6 @@ __all__ = [  # noqa: F822
     "LocalExecutor",
     "SequentialExecutor",
 ]
-
-ALIASES = {
-    "LocalExecutor": "SequentialTaskRunner",
-    "SequentialExecutor": "SequentialTaskRunner",
-    "LocalDaskExecutor": "LocalDaskTaskRunner",
-    "DaskExecutor": "DaskTaskRunner",
-}
 
 
 def __getattr__(name: str) -> Any:

@@ -45,6 +45,17 @@ def taskloom_resolve_task_runner(spec: str) -> TaskRunner | None:
     """
 
 
+@hookspec
+def taskloom_address_schemes() -> list[str]:
+    """The address schemes this plugin's `taskloom_resolve_task_runner` claims, its main one
+    first (`["tcp://", "tls://", "dask://"]`).
+
+    Called only to word the error for an address no plugin claimed (`"http://host"`): it lists
+    every plugin's schemes and suggests the address under each main one.
+    """
+    return []
+
+
 @hookspec(firstresult=True)
 def taskloom_runner_start(runner: TaskRunner) -> bool | None:
     """Start `runner` at the beginning of a flow run; return True once it is started."""

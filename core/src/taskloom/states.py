@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from taskloom.exceptions import CancelledRun, CrashedRun, FailedRun, UpstreamTaskError
@@ -188,6 +188,15 @@ def Cancelled(message: str | None = None, *, name: str | None = None, data: Any 
 
 def Crashed(message: str | None = None, *, name: str | None = None, data: Any = None) -> State:  # noqa: N802
     return State(StateType.CRASHED, name=name, message=message, data=data)
+
+
+def aggregate(states: Sequence[State]) -> State:
+    """One state for many: completed when all completed, else failed, counting the others."""
+    not_completed = [s for s in states if not s.is_completed()]
+    if not not_completed:
+        return Completed("All states completed.")
+    first = next((s for s in not_completed if s.is_failed() or s.is_crashed()), not_completed[0])
+    return Failed(f"{len(not_completed)}/{len(states)} states failed.", data=first.exception())
 
 
 def _exception_for(state: State) -> BaseException:

@@ -4,8 +4,9 @@ installed runner class by name.
 A runner plugin imports only from here (and `taskloom.futures`, `taskloom.states`,
 `taskloom.exceptions`); see docs/writing-a-runner.md:
 
-- `TaskRunner`, the base class; `TaskCall`, what `submit` receives; `TaskloomFuture` and
-  `FinishedFuture`, what it returns;
+- `TaskRunner`, the base class; `TaskCall`, what `submit` receives (`call.fields()` and
+  `TaskCall.from_fields(...)`, a `CallFields` tuple, rebuild it in a worker); `TaskloomFuture`
+  and `FinishedFuture`, what it returns;
 - `when_final(upstream, start)`: start a run once its upstream runs are final;
 - `run_batch(calls)` / `batch_outcome_state(outcome)`: the calls of a batched map run as one
   engine task, and each one's state read back (`auto_batch_size` is what `"auto"` picks);
@@ -26,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from taskloom._logging import logger
-from taskloom._task_call import TaskCall
+from taskloom._task_call import CallFields, TaskCall
 from taskloom._toolkit.batches import auto_batch_size, batch_outcome_state, run_batch
 from taskloom._toolkit.dependencies import unstarted_upstream_first, when_final
 from taskloom._toolkit.handoff import dumps_flow_run, loads_flow_run
@@ -38,6 +39,7 @@ from taskloom.futures import FinishedFuture, TaskloomFuture
 
 __all__ = [
     "PLAIN_TYPES",
+    "CallFields",
     "FinishedFuture",
     "TaskCall",
     "TaskRunner",

@@ -123,6 +123,27 @@ class TaskRunnerStandardSuite(MapSuite):
 
     # -- failures -----------------------------------------------------------------------------
 
+    def test_task_state_handlers_run_where_the_task_runs_and_may_replace_its_state(
+        self, task_runner: TaskRunner
+    ) -> None:
+        @flow(task_runner=task_runner)
+        def handling() -> Any:
+            return t.handled.submit(1).result()
+
+        assert handling() == ("handled", 1)
+
+    def test_context_names_the_task_run_and_its_map_index(self, task_runner: TaskRunner) -> None:
+        @flow(task_runner=task_runner)
+        def context_flow() -> list[dict[str, Any]]:
+            return [f.result() for f in t.run_context.map(["a", "b"])]
+
+        first, second = context_flow()
+        assert (first["map_index"], second["map_index"]) == (0, 1)
+        assert first["task_name"] == "run_context"
+        assert first["task_run_name"].startswith("run_context-")
+        assert first["flow_name"] == "context-flow"
+        assert first["flow_run_id"] == second["flow_run_id"] != ""
+
     def test_failed_task_raises_its_exception(self, task_runner: TaskRunner) -> None:
         @flow(task_runner=task_runner)
         def fails() -> None:

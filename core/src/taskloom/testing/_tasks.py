@@ -109,3 +109,25 @@ def sleep_if_odd(x: int) -> int:
     if x % 2:
         time.sleep(5)
     return x
+
+
+def _mark_handled(task: Any, old: Any, new: Any) -> Any:
+    """A state handler that puts a marked copy of a completed run's value in its place."""
+    from taskloom.states import Completed
+
+    if new.is_completed():
+        return Completed(data=("handled", new.result()))
+    return None
+
+
+@task(state_handlers=[_mark_handled])
+def handled(value: Any) -> Any:
+    return value
+
+
+@task
+def run_context(value: Any) -> dict[str, Any]:
+    """What `taskloom.context` holds in this run."""
+    import taskloom
+
+    return dict(taskloom.context)

@@ -14,7 +14,7 @@ from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.states import Failed
 from taskloom.task_runners import TaskCall, TaskRunner, logger
 from taskloom_dask import _cluster
-from taskloom_dask._addresses import scheduler_address
+from taskloom_dask._addresses import address_error, scheduler_address
 from taskloom_dask._batch_future import DaskBatch, DaskBatchFuture
 from taskloom_dask._distributed_future import DaskFuture, dask_key
 from taskloom_dask._main_guard import check_main_guard
@@ -69,6 +69,8 @@ class DaskTaskRunner(TaskRunner):
             if not isinstance(address, str) or not address.strip():
                 raise TypeError(f"address must be a scheduler address string; got {address!r}")
             address = scheduler_address(address.strip()) or address.strip()
+            if (problem := address_error(address)) is not None:
+                raise ValueError(problem)
             if cluster_class is not None or cluster_kwargs or adapt_kwargs:
                 raise ValueError(
                     "DaskTaskRunner connects to the cluster at `address` or creates a temporary "

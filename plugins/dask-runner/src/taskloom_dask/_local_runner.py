@@ -53,9 +53,15 @@ class LocalDaskTaskRunner(TaskRunner):
     a script needs the `if __name__ == "__main__":` guard; arguments and results travel pickled
     with cloudpickle). `"synchronous"` runs each one in the submitting thread, at once, in
     submission order: for debugging. `num_workers` sizes the pool (default: the cores).
+    Further keyword arguments are dask configuration (`LocalDaskExecutor(scheduler="threads",
+    **{"optimization.fuse.active": False})`; `a__b=1` means `a.b`), set while the runner runs.
+    Dask's configuration is process-wide: it applies to the flow's process and its threads,
+    not to the worker processes of `"processes"`, and flows that run at the same time share it.
     """
 
-    def __init__(self, scheduler: str = "threads", num_workers: int | None = None) -> None:
+    def __init__(
+        self, scheduler: str = "threads", num_workers: int | None = None, **config: Any
+    ) -> None:
         super().__init__()
         if not isinstance(scheduler, str) or scheduler.lower() not in SCHEDULERS:
             raise ValueError(
@@ -68,6 +74,9 @@ class LocalDaskTaskRunner(TaskRunner):
             raise TypeError(f"num_workers must be a positive integer or None; got {num_workers!r}")
         self.scheduler = SCHEDULERS[scheduler.lower()]
         self.num_workers = num_workers
+        #: dask configuration set while the runner runs (see the class docstring)
+        self.config = config
+        self._config_set: Any = None
         # Guards the pools, the ready runs and `_closed`: runs are queued from whichever thread
         # finished their last upstream run, while the flow's thread may be shutting down.
         self._lock = threading.Lock()
@@ -83,7 +92,7 @@ class LocalDaskTaskRunner(TaskRunner):
         self.calls = ThreadCalls()
 
     def duplicate(self) -> Self:
-        return type(self)(self.scheduler, self.num_workers)
+        return type(self)(self.scheduler, self.num_workers, **self.config)
 
     @property
     def workers(self) -> int:
@@ -99,8 +108,17 @@ class LocalDaskTaskRunner(TaskRunner):
     def _start(self) -> None:
         if self.scheduler == "processes":
             check_main_guard(self.name)
+        if self.config:
+            import dask
+
+            self._config_set = dask.config.set(**self.config)
         self._closed = False
         self.calls = ThreadCalls()
+
+    def _restore_config(self) -> None:
+        config_set, self._config_set = self._config_set, None
+        if config_set is not None:
+            config_set.__exit__(None, None, None)
 
     def _cancel(self) -> None:
         with self._lock:
@@ -111,6 +129,7 @@ class LocalDaskTaskRunner(TaskRunner):
             if future.take():
                 future.set_state(future.call.cancelled(started=False))
         self.calls.stop()
+        self._restore_config()
         if pool is None:
             return
         # Worker processes are stopped; threads were told to stop their runs (above).
@@ -139,6 +158,7 @@ class LocalDaskTaskRunner(TaskRunner):
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         self.unfinished.clear()
+        self._restore_config()
 
     def _executor(self) -> Executor:
         with self._lock:

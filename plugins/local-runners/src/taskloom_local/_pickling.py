@@ -46,8 +46,7 @@ def dumps_plain_fields(call: TaskCall, states: list[Any]) -> bytes | None:
     """
     if states or not (all_plain(call.args) and all_plain(call.kwargs.values())):
         return None
-    fields = (call.task_run_name, call.args, call.kwargs, call.upstream_names, call.n_data)
-    return pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(call.fields(), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 # In a worker process: tasks already unpickled, by their pickled bytes.
@@ -71,8 +70,7 @@ def _loads_call(task: bytes, payload: bytes) -> Any:
 
 def _plain_call(task: Any, flow_run: Any, fields: bytes) -> TaskCall:
     """The call `dumps_plain_fields` pickled, with its task and flow run unpickled."""
-    name, args, kwargs, upstream_names, n_data = pickle.loads(fields)
-    return TaskCall(task, name, args, kwargs, upstream_names, n_data, flow_run)
+    return TaskCall.from_fields(task, pickle.loads(fields), flow_run)
 
 
 def run_pickled(task: bytes, payload: bytes) -> bytes:

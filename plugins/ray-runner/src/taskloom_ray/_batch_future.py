@@ -96,7 +96,7 @@ class RayBatchFuture(TaskloomFuture):
         if isinstance(outcomes, BaseException):
             return call.finish(call.state_from_error(outcomes))
         # Ray's workers leave the line saying how a run ended to the flow (see `_remote`).
-        return call.finish(batch_outcome_state(outcomes[self._index]))
+        return call.log_final(batch_outcome_state(outcomes[self._index]))
 
     def refs(self) -> tuple[Any, Any]:
         """This run's marker and value as Ray objects, for a task that takes it."""

@@ -120,7 +120,7 @@ class RayFuture(TaskloomFuture):
                     future._state = state
                     future._upstream = ()
             if learnt:
-                future.call.finish(state)
+                future.call.log_final(state)
             future.wait(0)  # through the flow run, which is told of the final state
 
     def _learn(self, timeout: float | None, with_value: bool) -> tuple[State | None, bool]:
@@ -149,14 +149,22 @@ class RayFuture(TaskloomFuture):
             return None, False
         except Exception as exc:
             state = self._state_from_error(exc)
+            cause = task_error(exc)
+            made_there = (
+                isinstance(cause, TaskRunFailure) and cause.task_run_name == self.task_run_name
+            )
         else:
+            made_there = True
             state = State.completed(fetched) if with_value else Completed(loader=self._load)
         with _finishing:
             if self._state is not None:  # another thread learnt it meanwhile
                 return self._state, at_once
             self._state = state
             self._upstream = ()
-        # The worker did not log how the run finished (see `_remote.WorkerCall`).
+        # The worker did not log how the run finished (see `_remote.WorkerCall`); a state it
+        # made has been through the task's state handlers there.
+        if made_there:
+            return self.call.log_final(state), at_once
         return self.call.finish(state), at_once
 
     def _block(self, timeout: float | None) -> bool:

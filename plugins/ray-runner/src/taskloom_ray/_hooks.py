@@ -18,3 +18,8 @@ def taskloom_resolve_task_runner(spec: str) -> RayTaskRunner | None:
     from taskloom_ray._runner import RayTaskRunner
 
     return RayTaskRunner(address=spec)
+
+
+@hookimpl
+def taskloom_address_schemes() -> list[str]:
+    return ["ray://"]

@@ -19,20 +19,26 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskloom.exceptions import TaskRunFailure
-from taskloom.task_runners import PLAIN_TYPES, TaskCall, all_plain, loads_flow_run, run_batch
+from taskloom.task_runners import (
+    PLAIN_TYPES,
+    CallFields,
+    TaskCall,
+    all_plain,
+    loads_flow_run,
+    run_batch,
+)
 from taskloom_ray import _session
 
 if TYPE_CHECKING:
     from taskloom import Task
-    from taskloom.states import State
 
 #: What the marker object of a completed run holds.
 COMPLETED = True
 
-# A call's fields besides its task, in the order `TaskCall` takes them; its flow run pickled.
-CallFields = tuple[str, tuple[Any, ...], dict[str, Any], tuple[str, ...], int, bytes]
-# A batch's flow run pickled, and the fields of each of its calls but the flow run.
-BatchFields = tuple[bytes, list[tuple[str, tuple[Any, ...], dict[str, Any], tuple[str, ...], int]]]
+# A call's fields besides its task (`TaskCall.fields()`), and its flow run pickled.
+RemoteFields = tuple[CallFields, bytes]
+# A batch's flow run pickled, and the fields of each of its calls.
+BatchFields = tuple[bytes, list[CallFields]]
 
 _lock = threading.Lock()
 # Remote functions made for an earlier connection (a Ray Client one, say) are not reused.
@@ -54,10 +60,7 @@ class WorkerCall(TaskCall):
 
     __slots__ = ()
 
-    def finish(self, state: State) -> State:
-        self.args = ()
-        self.kwargs = {}
-        return state
+    logs_final_state = False
 
 
 def remote_function(task: Task[..., Any]) -> Any:
@@ -109,13 +112,12 @@ def element_function() -> Any:
 def _make_remote_function(task: Task[..., Any]) -> Any:
     import ray
 
-    def run(fields: CallFields | bytes, *upstream: Any) -> tuple[bool, Any]:
+    def run(fields: RemoteFields | bytes, *upstream: Any) -> tuple[bool, Any]:
         # `upstream` holds the values of the runs this one takes as arguments, then the
         # markers of those it only waits for: Ray resolved both before calling.
-        unpacked: CallFields = pickle.loads(fields) if isinstance(fields, bytes) else fields
-        name, args, kwargs, upstream_names, n_data, flow_run = unpacked
-        handle = loads_flow_run(flow_run)
-        call = WorkerCall(task, name, args, kwargs, upstream_names, n_data, handle)
+        unpacked: RemoteFields = pickle.loads(fields) if isinstance(fields, bytes) else fields
+        call_fields, flow_run = unpacked
+        call = WorkerCall.from_fields(task, call_fields, loads_flow_run(flow_run))
         return COMPLETED, call.run_for_engine(*upstream)
 
     # Ray names the runs (in its logs and dashboard) after the function: after the task. (The
@@ -133,7 +135,7 @@ def _make_batch_function(task: Task[..., Any]) -> Any:
     def run(fields: BatchFields) -> list[Any]:
         flow_run, calls = fields
         handle = loads_flow_run(flow_run)
-        return run_batch([WorkerCall(task, *call, handle) for call in calls])
+        return run_batch([WorkerCall.from_fields(task, call, handle) for call in calls])
 
     run.__name__ = run.__qualname__ = f"{task.name}-batch"
     return ray.remote(max_retries=0)(run)
@@ -142,14 +144,11 @@ def _make_batch_function(task: Task[..., Any]) -> Any:
 def batch_fields(calls: Sequence[TaskCall], flow_run: bytes) -> BatchFields:
     """What a batch's function needs besides the task to rebuild its calls in a worker (Ray
     serializes it: one object for the whole batch)."""
-    fields = [
-        (call.task_run_name, call.args, call.kwargs, call.upstream_names, call.n_data)
-        for call in calls
-    ]
+    fields = [call.fields() for call in calls]
     return flow_run, fields
 
 
-def call_fields(call: TaskCall, flow_run: bytes) -> CallFields | bytes:
+def call_fields(call: TaskCall, flow_run: bytes) -> RemoteFields | bytes:
     """What `run` needs besides the task to rebuild `call` in a worker.
 
     Pickled here when the arguments are plain scalars: Ray serializes a tuple of them through
@@ -158,14 +157,7 @@ def call_fields(call: TaskCall, flow_run: bytes) -> CallFields | bytes:
     moves large buffers without copying them: unlike the toolkit's `PLAIN_TYPES`, bytes are not
     pickled here.
     """
-    fields = (
-        call.task_run_name,
-        call.args,
-        call.kwargs,
-        call.upstream_names,
-        call.n_data,
-        flow_run,
-    )
+    fields = (call.fields(), flow_run)
     if all_plain(call.args, _PICKLED_HERE) and all_plain(call.kwargs.values(), _PICKLED_HERE):
         return pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
     return fields

@@ -1,0 +1,1 @@
+"""The older vocabulary's import paths: `taskloom.engine.state` holds the states."""

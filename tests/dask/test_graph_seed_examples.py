@@ -1,0 +1,265 @@
+"""Seeds 001 and 003 as written, `with Flow(...) as flow:` and all, each run as a script of its
+own (their cloud clusters replaced by `LocalCluster`, `prefect` read as `taskloom`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .test_seed_examples import RunScript, log_messages, succeeded
+
+CONSTRUCTOR_OR_LATER = """
+    from taskloom import Flow, task
+    from taskloom.executors import LocalDaskExecutor
+
+    @task
+    def double(x):
+        return 2 * x
+
+    # Set executor as part of the constructor
+    with Flow("example", executor=LocalDaskExecutor()) as flow:
+        doubled = double.map([1, 2, 3])
+
+    # OR set executor as an attribute later
+    with Flow("example") as later:
+        doubled_later = double.map([4, 5])
+
+    later.executor = LocalDaskExecutor()
+
+    if __name__ == "__main__":
+        print(flow.run().result[doubled].result(), later.run().result[doubled_later].result())
+"""
+
+
+def test_the_executor_goes_in_the_constructor_or_is_set_later(run_script: RunScript) -> None:
+    done = succeeded(run_script(CONSTRUCTOR_OR_LATER))
+    assert done.stdout.strip() == "[2, 4, 6] [8, 10]"
+    assert log_messages(done.stderr).count("Starting executor `LocalDaskExecutor`...") == 2
+
+
+LOCAL_DASK_SCHEDULERS = """
+    import os
+    from taskloom import Flow, task
+    from taskloom.executors import LocalDaskExecutor
+
+    @task
+    def pid(_):
+        return os.getpid()
+
+    with Flow("schedulers") as flow:
+        pids = pid.map(range(6))
+
+    if __name__ == "__main__":
+        # Use 8 threads
+        flow.executor = LocalDaskExecutor(scheduler="threads", num_workers=8)
+        threads = set(flow.run().result[pids].result())
+        # Use 2 processes
+        flow.executor = LocalDaskExecutor(scheduler="processes", num_workers=2)
+        processes = set(flow.run().result[pids].result())
+        print(threads == {os.getpid()}, os.getpid() not in processes, len(processes) <= 2)
+"""
+
+
+def test_local_dask_runs_on_threads_or_processes_with_num_workers(run_script: RunScript) -> None:
+    assert succeeded(run_script(LOCAL_DASK_SCHEDULERS)).stdout.split() == ["True"] * 3
+
+
+CLUSTER_CLASSES = """
+    import os
+    import distributed
+    import taskloom
+    from taskloom import Flow, task
+    from taskloom.executors import DaskExecutor
+
+    @task
+    def workers():
+        return len(distributed.get_client().scheduler_info()["workers"])
+
+    with Flow("temporary") as flow:
+        count = workers()
+
+    def local_cluster(n_workers=4):
+        \"\"\"Start a cluster using the same image as the flow run\"\"\"
+        print("image:", taskloom.context.image)
+        return distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, dashboard_address=None
+        )
+
+    if __name__ == "__main__":
+        os.environ["TASKLOOM_IMAGE"] = "flows-image:1.0"  # as the flow run's deployment sets it
+        for cluster_class in ("distributed.LocalCluster", distributed.LocalCluster):
+            flow.executor = DaskExecutor(
+                cluster_class=cluster_class, cluster_kwargs={"n_workers": 2}
+            )
+            print(flow.run().result[count].result())
+        flow.executor = DaskExecutor(cluster_class=local_cluster, cluster_kwargs={"n_workers": 1})
+        print(flow.run().result[count].result())
+        flow.executor = DaskExecutor(
+            cluster_class="distributed.LocalCluster",
+            cluster_kwargs={"n_workers": 0},
+            adapt_kwargs={"minimum": 1, "maximum": 2},
+        )
+        print(flow.run().result[count].result() >= 1)
+"""
+
+
+def test_a_temporary_cluster_from_a_string_a_class_or_a_function(run_script: RunScript) -> None:
+    done = succeeded(run_script(CLUSTER_CLASSES))
+    assert done.stdout.split("\n")[:5] == ["2", "2", "image: flows-image:1.0", "1", "True"]
+
+
+EXISTING = """
+    import sys
+    from taskloom import Flow, task
+    from taskloom.executors import DaskExecutor
+
+    @task
+    def hello():
+        return "hi"
+
+    with Flow("existing") as flow:
+        x = hello()
+
+    # Connect to an existing cluster running at a specified address
+    flow.executor = DaskExecutor(address=sys.argv[1])
+
+    if __name__ == "__main__":
+        print(flow.run().result[x].result())
+"""
+
+
+def test_a_graph_flow_connects_to_an_existing_cluster(
+    run_script: RunScript, existing_cluster: Any
+) -> None:
+    done = succeeded(run_script(EXISTING, existing_cluster.scheduler_address))
+    assert done.stdout.strip() == "hi"
+    assert "Creating a new Dask cluster" not in done.stderr
+
+
+PERFORMANCE_REPORT = """
+    # performance_report_flow.py
+    import io
+    import os
+    import sys
+    from taskloom.executors import DaskExecutor
+    from taskloom import Flow, task
+    from taskloom.engine.state import State
+    from typing import Set, Optional
+
+    def custom_terminal_state_handler(
+        flow: Flow,
+        state: State,
+        reference_task_states: Set[State],
+    ) -> Optional[State]:
+        # get the html report as a string
+        report = flow.executor.performance_report
+
+        # now we can write it anywhere: here, a second file
+        report_data = io.BytesIO(report.encode())
+        with open(sys.argv[2], "wb") as elsewhere:
+            elsewhere.write(report_data.getvalue())
+
+    # define a simple task and flow
+    @task
+    def hello():
+        return "hi"
+
+    with Flow('performance_report') as flow:
+        x = hello()
+
+    # specify where the executor should write the performance report
+    flow.executor = DaskExecutor(performance_report_path=sys.argv[1])
+
+    # specify a terminal state handler for custom logic
+    flow.terminal_state_handler = custom_terminal_state_handler
+
+    if __name__ == "__main__":
+        print(flow.run())
+"""
+
+
+def test_the_performance_report_reaches_the_terminal_state_handler(
+    run_script: RunScript, tmp_path: Path
+) -> None:
+    report, elsewhere = tmp_path / "performance_report.html", tmp_path / "copy.html"
+    done = succeeded(run_script(PERFORMANCE_REPORT, str(report), str(elsewhere)))
+    assert done.stdout.strip() == "Completed(message='All states completed.', type=COMPLETED)"
+    assert report.read_text().startswith("<!DOCTYPE html>") or report.stat().st_size > 0
+    assert elsewhere.read_bytes() == report.read_bytes()
+
+
+EXECUTOR_WORDS = """
+    from taskloom import flow, task
+    from taskloom.executors import DaskExecutor, SequentialExecutor
+
+    @task
+    def hello_local():
+        print("Hello!")
+
+    @task
+    def hello_dask():
+        print("Hello from Dask!")
+
+    @flow(executor=SequentialExecutor)
+    def my_flow():
+        hello_local()
+        my_subflow()
+        hello_local()
+
+    @flow(executor=DaskExecutor)
+    def my_subflow():
+        hello_dask()
+
+    if __name__ == "__main__":
+        my_flow()
+"""
+
+
+def test_a_flow_given_executors_logs_the_seeds_executor_lines(run_script: RunScript) -> None:
+    messages = log_messages(succeeded(run_script(EXECUTOR_WORDS)).stderr)
+    assert "Starting executor `SequentialExecutor`..." in messages
+    assert "Starting executor `DaskExecutor`..." in messages
+    assert "Shutting down executor `DaskExecutor`..." in messages
+    assert "Shutting down executor `SequentialExecutor`..." in messages
+    submitted = [m for m in messages if m.startswith("Submitting task run")]
+    assert len(submitted) == 3 and all(m.endswith("to executor...") for m in submitted)
+
+
+SEED_FILE = """
+    # performance_report_flow.py
+    import os
+    from taskloom.executors import DaskExecutor
+    from taskloom import Flow, task
+
+    # define a simple task and flow
+    @task
+    def hello():
+      return "hi"
+
+    with Flow('performance_report') as flow:
+      x = hello()
+
+    # specify where the executor should write the performance report
+    flow.executor = DaskExecutor(performance_report_path=os.environ["REPORT_PATH"])
+"""
+
+
+def test_taskloom_run_runs_the_seed_file(tmp_path: Path, python_env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "performance_report_flow.py"
+    script.write_text(textwrap.dedent(SEED_FILE))
+    report = tmp_path / "performance_report.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "taskloom", "run", "-p", str(script)],
+        env={**python_env, "REPORT_PATH": str(report)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "Completed(message='All states completed.', type=COMPLETED)"
+    assert report.stat().st_size > 0
