@@ -139,7 +139,13 @@ def test_unknown_name_error_lists_the_installed_runners(fake_runners) -> None:
 def test_known_but_missing_runner_names_the_package_to_install(
     installation, spec: str, package: str
 ) -> None:
-    with pytest.raises(UnknownTaskRunnerError, match=f"pip install {package}$"):
+    folder = {"taskloom-dask": "dask-runner", "taskloom-ray": "ray-runner"}.get(
+        package, "local-runners"
+    )
+    clone_line = rf"pip install {package} \(published packages\), or from a clone of taskloom: "
+    with pytest.raises(
+        UnknownTaskRunnerError, match=clone_line + rf"pip install \./core \./plugins/{folder}$"
+    ):
         resolve_task_runner(spec)
 
 

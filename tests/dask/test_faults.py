@@ -155,18 +155,8 @@ unguarded()
 """
 
 
-def test_a_script_without_the_main_guard_gets_a_clear_error(
-    tmp_path: Path, python_env: dict[str, str]
-) -> None:
-    script = tmp_path / "unguarded.py"
-    script.write_text(UNGUARDED_SCRIPT)
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        env=python_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_a_script_without_the_main_guard_gets_a_clear_error(run_script) -> None:
+    done = run_script(UNGUARDED_SCRIPT)
     assert done.returncode != 0
     last_line = done.stderr.strip().splitlines()[-1]
     assert last_line.startswith("taskloom.exceptions.TaskRunnerError:"), done.stderr[-3000:]

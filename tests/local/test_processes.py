@@ -241,3 +241,29 @@ def test_results_of_classes_defined_in_a_scripts_main_come_back(run_script) -> N
     assert (done.returncode, done.stdout) == (0, "[('__main__', 1), ('__main__', 2)]\n"), (
         done.stderr
     )
+
+
+UNGUARDED = """
+from taskloom import flow, task
+
+@task
+def hello():
+    return "hi"
+
+@flow(task_runner="processes")
+def unguarded():
+    return hello()
+
+print(unguarded())
+"""
+
+
+def test_a_script_without_the_main_guard_gets_one_clear_error_before_any_worker_starts(
+    run_script,
+) -> None:
+    done = run_script(UNGUARDED)
+    assert done.returncode != 0
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("taskloom.exceptions.TaskRunnerError: ProcessPoolTaskRunner")
+    assert 'if __name__ == "__main__":' in last_line
+    assert "BrokenProcessPool" not in done.stderr

@@ -103,6 +103,26 @@ def load_task_runner_class(name: str) -> type[TaskRunner] | None:
     return _check_runner_class(cls, entry_point.value)
 
 
+#: Where each package we publish lives in a clone of the repository.
+PACKAGE_FOLDERS = {
+    "taskloom-local": "plugins/local-runners",
+    "taskloom-dask": "plugins/dask-runner",
+    "taskloom-ray": "plugins/ray-runner",
+}
+
+
+def install_hint(package: str) -> str:
+    """How to install `package`: by its name once published, from a clone until then (with
+    the core beside it, which is not published either)."""
+    folder = PACKAGE_FOLDERS.get(package)
+    if folder is None:
+        return f"pip install {package}"
+    return (
+        f"pip install {package} (published packages), or from a clone of taskloom: "
+        f"pip install ./core ./{folder}"
+    )
+
+
 def missing_package(name: str) -> str | None:
     """The package to install for a runner name, class name or address we know of."""
     key = name.lower()
@@ -155,7 +175,7 @@ def unknown_runner_message(spec: str) -> str:
         message += " " + _unclaimed_address(scheme, rest.rstrip("/"))
     package = missing_package(spec)
     if package is not None:
-        message += f" {spec!r} is provided by the {package} package: pip install {package}"
+        message += f" {spec!r} is provided by the {package} package: {install_hint(package)}"
     return message
 
 

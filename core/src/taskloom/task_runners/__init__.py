@@ -15,6 +15,8 @@ A runner plugin imports only from here (and `taskloom.futures`, `taskloom.states
 - `signals_blocked()` and `leave_signals_to_the_flow()`: worker processes that leave Ctrl-C
   and SIGTERM to the flow's process;
 - `dumps_flow_run` / `loads_flow_run`: a call's flow run handed to a worker process;
+- `check_main_guard(name)`, `runs_from_unguarded_main()`, `main_script_lacks_guard()`,
+  `GUARD_HINT`: the clear error for a script whose spawned workers would run its flow again;
 - `PLAIN_TYPES` / `all_plain`: arguments plain pickle can carry, cheaply;
 - `logger`: the `taskloom` logger, for a runner's own lines.
 
@@ -31,6 +33,12 @@ from taskloom._task_call import CallFields, TaskCall
 from taskloom._toolkit.batches import auto_batch_size, batch_outcome_state, run_batch
 from taskloom._toolkit.dependencies import unstarted_upstream_first, when_final
 from taskloom._toolkit.handoff import dumps_flow_run, loads_flow_run
+from taskloom._toolkit.main_guard import (
+    GUARD_HINT,
+    check_main_guard,
+    main_script_lacks_guard,
+    runs_from_unguarded_main,
+)
 from taskloom._toolkit.plain import PLAIN_TYPES, all_plain
 from taskloom._toolkit.runner import TaskRunner
 from taskloom._toolkit.thread_calls import ThreadCalls
@@ -38,6 +46,7 @@ from taskloom._toolkit.worker_signals import leave_signals_to_the_flow, signals_
 from taskloom.futures import FinishedFuture, TaskloomFuture
 
 __all__ = [
+    "GUARD_HINT",
     "PLAIN_TYPES",
     "CallFields",
     "FinishedFuture",
@@ -48,11 +57,14 @@ __all__ = [
     "all_plain",
     "auto_batch_size",
     "batch_outcome_state",
+    "check_main_guard",
     "dumps_flow_run",
     "leave_signals_to_the_flow",
     "loads_flow_run",
     "logger",
+    "main_script_lacks_guard",
     "run_batch",
+    "runs_from_unguarded_main",
     "signals_blocked",
     "unstarted_upstream_first",
     "when_final",
@@ -62,7 +74,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name.startswith("_") or not name[:1].isupper():
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from taskloom._registry import load_task_runner_class, missing_package
+    from taskloom._registry import install_hint, load_task_runner_class, missing_package
 
     cls = load_task_runner_class(name)
     if cls is not None and cls.__name__ == name:
@@ -71,7 +83,7 @@ def __getattr__(name: str) -> Any:
     if package is not None:
         raise ImportError(
             f"{name} is provided by the {package} package, which is not installed: "
-            f"pip install {package}",
+            f"{install_hint(package)}",
             name=__name__,
         )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,8 +9,7 @@ from typing import Any
 import dask
 
 from taskloom.exceptions import TaskRunnerError
-from taskloom.task_runners import signals_blocked
-from taskloom_dask._main_guard import GUARD_HINT, main_script_lacks_guard
+from taskloom.task_runners import GUARD_HINT, main_script_lacks_guard, signals_blocked
 
 ClusterFactory = Callable[..., Any]
 

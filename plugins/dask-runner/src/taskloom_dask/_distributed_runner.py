@@ -12,12 +12,11 @@ import distributed
 from taskloom.exceptions import TaskRunnerError
 from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.states import Failed
-from taskloom.task_runners import TaskCall, TaskRunner, logger
+from taskloom.task_runners import TaskCall, TaskRunner, check_main_guard, logger
 from taskloom_dask import _cluster
 from taskloom_dask._addresses import address_error, scheduler_address
 from taskloom_dask._batch_future import DaskBatch, DaskBatchFuture
 from taskloom_dask._distributed_future import DaskFuture, dask_key
-from taskloom_dask._main_guard import check_main_guard
 from taskloom_dask._payload import dumps_call, dumps_calls, dumps_task
 from taskloom_dask._performance import PerformanceReport
 from taskloom_dask._pickle_errors import why_unsendable

@@ -21,13 +21,13 @@ from taskloom.task_runners import (
     TaskCall,
     TaskRunner,
     ThreadCalls,
+    check_main_guard,
     leave_signals_to_the_flow,
     signals_blocked,
     unstarted_upstream_first,
     when_final,
 )
 from taskloom_dask._local_future import LocalDaskFuture, pool_thread
-from taskloom_dask._main_guard import check_main_guard
 from taskloom_dask._pickle_errors import why_unsendable
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
@@ -14,13 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
+from taskloom.exceptions import TaskRunnerError
 from taskloom.futures import TaskloomFuture
 from taskloom.states import Crashed, Failed, State
 from taskloom.task_runners import (
+    GUARD_HINT,
     TaskCall,
     TaskRunner,
     dumps_flow_run,
     leave_signals_to_the_flow,
+    runs_from_unguarded_main,
     signals_blocked,
     when_final,
 )
@@ -168,6 +172,14 @@ class ProcessPoolTaskRunner(TaskRunner):
         return type(self)(self.max_workers)
 
     def _start(self) -> None:
+        if runs_from_unguarded_main():
+            # Each spawned worker would run the script, and so its flow, again: say so before
+            # any starts, rather than a `BrokenProcessPool` and a traceback from every worker.
+            script = getattr(sys.modules["__main__"], "__file__", "the script")
+            raise TaskRunnerError(
+                f"{self.name} starts worker processes that first run {script} again, and "
+                f"it runs its flow at its top level. {GUARD_HINT}"
+            )
         self._pool = self._new_pool()
         self._closed = False
 

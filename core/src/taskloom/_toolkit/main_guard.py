@@ -1,8 +1,9 @@
 """The clear error for a script that starts worker processes without a `__main__` guard.
 
-Worker processes are started with `spawn`: each one first runs the script that started the
-flow, as the module `__mp_main__`. Without an `if __name__ == "__main__":` guard that run calls
-the flow again, which would start another cluster from inside a worker that is still starting.
+Worker processes started with `spawn` (the process pool, Dask's nannies) each first run the
+script that started the flow, as the module `__mp_main__`. Without an `if __name__ ==
+"__main__":` guard that run calls the flow again, which would start more workers from inside a
+worker that is still starting.
 """
 
 from __future__ import annotations
@@ -40,6 +41,21 @@ def check_main_guard(runner_name: str) -> None:
             f"{runner_name} was started while a worker process was importing {where}: the "
             f"script runs its flow when imported. {GUARD_HINT}"
         )
+
+
+def runs_from_unguarded_main() -> bool:
+    """Whether this code runs from the top level of the `__main__` script (not from a function
+    it calls later) and that script has no `__main__` check: worker processes started with
+    `spawn` would run the flow again."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        return False
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
+            return main_script_lacks_guard()
+        frame = frame.f_back
+    return False
 
 
 def main_script_lacks_guard() -> bool:
