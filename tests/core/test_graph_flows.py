@@ -194,7 +194,7 @@ def test_a_cycle_is_an_error_naming_its_tasks() -> None:
 
 def test_running_an_empty_graph_says_so() -> None:
     with pytest.raises(ValueError, match="has no tasks"):
-        Flow("empty").run()
+        Flow("empty", task_runner=InlineTaskRunner()).run()
 
 
 def test_run_takes_an_executor_for_that_run_only() -> None:
@@ -217,7 +217,7 @@ def test_the_executor_set_later_is_the_one_a_run_uses() -> None:
     class Later(InlineTaskRunner):
         pass
 
-    with Flow("later") as graph_flow:
+    with Flow("later") as graph_flow:  # its default runner is looked up only if needed
         inc(1)
     graph_flow.executor = Later()
 

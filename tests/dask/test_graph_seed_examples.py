@@ -3,6 +3,7 @@ own (their cloud clusters replaced by `LocalCluster`, `prefect` read as `taskloo
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -210,19 +211,45 @@ EXECUTOR_WORDS = """
     def my_subflow():
         hello_dask()
 
-    if __name__ == "__main__":
-        my_flow()
+    my_flow()
 """
 
 
-def test_a_flow_given_executors_logs_the_seeds_executor_lines(run_script: RunScript) -> None:
-    messages = log_messages(succeeded(run_script(EXECUTOR_WORDS)).stderr)
-    assert "Starting executor `SequentialExecutor`..." in messages
-    assert "Starting executor `DaskExecutor`..." in messages
-    assert "Shutting down executor `DaskExecutor`..." in messages
-    assert "Shutting down executor `SequentialExecutor`..." in messages
-    submitted = [m for m in messages if m.startswith("Submitting task run")]
-    assert len(submitted) == 3 and all(m.endswith("to executor...") for m in submitted)
+def test_the_headline_example_runs_verbatim_and_logs_the_seeds_lines(
+    run_script: RunScript,
+) -> None:
+    """Seed 000's script as written: no `__main__` guard, a temporary cluster of worker
+    processes, which must not run the script (and its flow) again."""
+    done = succeeded(run_script(EXECUTOR_WORDS))
+    assert sorted(done.stdout.split()[:4]) == sorted(["Hello!", "Hello", "from", "Dask!"])
+    patterns = [
+        r"Beginning flow run '[a-z]+-[a-z]+' for flow 'my-flow'\.\.\.",
+        r"Starting executor `SequentialExecutor`\.\.\.",
+        r"Submitting task run 'hello_local-[0-9a-f]{8}-0' to executor\.\.\.",
+        r"Task run 'hello_local-[0-9a-f]{8}-0' finished in state "
+        r"Completed\(message=None, type=COMPLETED\)",
+        r"Beginning subflow run '[a-z]+-[a-z]+' for flow 'my-subflow'\.\.\.",
+        r"Starting executor `DaskExecutor`\.\.\.",
+        r"Creating a new Dask cluster with `distributed\.deploy\.local\.LocalCluster`",
+        r"The Dask dashboard is available at http://127\.0\.0\.1:\d+/status",
+        r"Submitting task run 'hello_dask-[0-9a-f]{8}-0' to executor\.\.\.",
+        r"Task run 'hello_dask-[0-9a-f]{8}-0' finished in state "
+        r"Completed\(message=None, type=COMPLETED\)",
+        r"Shutting down executor `DaskExecutor`\.\.\.",
+        r"Subflow run '[a-z]+-[a-z]+' finished in state "
+        r"Completed\(message='All states completed\.', type=COMPLETED\)",
+        r"Submitting task run 'hello_local-[0-9a-f]{8}-1' to executor\.\.\.",
+        r"Task run 'hello_local-[0-9a-f]{8}-1' finished in state "
+        r"Completed\(message=None, type=COMPLETED\)",
+        r"Shutting down executor `SequentialExecutor`\.\.\.",
+        r"Flow run '[a-z]+-[a-z]+' finished in state "
+        r"Completed\(message='All states completed\.', type=COMPLETED\)",
+    ]
+    messages = log_messages(done.stderr)
+    assert len(messages) == len(patterns), messages
+    for pattern, message in zip(patterns, messages, strict=True):
+        assert re.fullmatch(pattern, message), (pattern, message)
+    assert done.stdout.count("Hello from Dask!") == 1
 
 
 SEED_FILE = """

@@ -81,16 +81,24 @@ class Flow(Generic[P, R]):
         #: the nodes' futures of the `run()` this copy of a graph flow makes (see `run`)
         self._submitted: dict[Node, Any] | None = None
         self._building: list[tuple[Token[Any], Token[Any]]] = []
+        self._task_runner: TaskRunner | None = None
+        self.speaks_of_executors = False
         if executor is not None:
             self.executor = executor
-        else:
+        elif task_runner is not None or self.graph is None:
             self.task_runner = task_runner
+        # A graph flow given no runner finds its default when first asked: Prefect 1 scripts
+        # set `flow.executor` after the `with` block, on installs that may lack the default.
         if self.graph is None:
             functools.update_wrapper(self, fn)
 
     @property
     def task_runner(self) -> TaskRunner:
         """The runner each run of this flow starts a copy of; settable with any accepted form."""
+        if self._task_runner is None:
+            from taskloom._registry import resolve_task_runner
+
+            self._task_runner = resolve_task_runner(None)
         return self._task_runner
 
     @task_runner.setter
@@ -104,7 +112,7 @@ class Flow(Generic[P, R]):
     def executor(self) -> TaskRunner:
         """The older name of `task_runner`: a flow given one by this name logs in that
         vocabulary ("Starting executor `DaskExecutor`...")."""
-        return self._task_runner
+        return self.task_runner
 
     @executor.setter
     def executor(self, value: TaskRunner | type[TaskRunner] | str | None) -> None:

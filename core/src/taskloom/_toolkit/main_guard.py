@@ -9,6 +9,7 @@ worker that is still starting.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from types import FrameType
 
 from taskloom.exceptions import TaskRunnerError
@@ -71,3 +72,33 @@ def main_script_lacks_guard() -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return "__main__" not in source
+
+
+#: The module a spawned worker runs instead of the script (`keep_main_out_of_spawned_workers`).
+EMPTY_MAIN = "taskloom._toolkit.empty_main"
+
+
+def keep_main_out_of_spawned_workers() -> Callable[[], None]:
+    """Until the returned function is called, processes started with `spawn` do not run the
+    `__main__` script first; they import an empty module in its place.
+
+    For a runner whose engine starts worker processes it does not control (Dask's nannies, also
+    later ones: adaptive scaling, restarts) when the flow runs from the top level of a script
+    without a `__main__` guard: the workers would run the flow again. `multiprocessing` imports
+    the main module by its `__spec__` name when there is one, else by its file; a script has no
+    spec, so one naming the empty module is set, and the returned function takes it away.
+    Objects defined in the script still reach the workers: cloudpickle sends them by value.
+    """
+    import importlib.machinery
+
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        return lambda: None  # `python -m`: its module imports by name, as it should
+    placeholder = importlib.machinery.ModuleSpec(EMPTY_MAIN, None)
+    main.__spec__ = placeholder
+
+    def restore() -> None:
+        if getattr(main, "__spec__", None) is placeholder:
+            main.__spec__ = None
+
+    return restore

@@ -17,6 +17,7 @@ A runner plugin imports only from here (and `taskloom.futures`, `taskloom.states
 - `dumps_flow_run` / `loads_flow_run`: a call's flow run handed to a worker process;
 - `check_main_guard(name)`, `runs_from_unguarded_main()`, `main_script_lacks_guard()`,
   `GUARD_HINT`: the clear error for a script whose spawned workers would run its flow again;
+  `keep_main_out_of_spawned_workers()`: spawned workers that skip such a script instead;
 - `PLAIN_TYPES` / `all_plain`: arguments plain pickle can carry, cheaply;
 - `logger`: the `taskloom` logger, for a runner's own lines.
 
@@ -36,6 +37,7 @@ from taskloom._toolkit.handoff import dumps_flow_run, loads_flow_run
 from taskloom._toolkit.main_guard import (
     GUARD_HINT,
     check_main_guard,
+    keep_main_out_of_spawned_workers,
     main_script_lacks_guard,
     runs_from_unguarded_main,
 )
@@ -59,6 +61,7 @@ __all__ = [
     "batch_outcome_state",
     "check_main_guard",
     "dumps_flow_run",
+    "keep_main_out_of_spawned_workers",
     "leave_signals_to_the_flow",
     "loads_flow_run",
     "logger",

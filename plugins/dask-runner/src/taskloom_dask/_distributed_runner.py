@@ -12,7 +12,14 @@ import distributed
 from taskloom.exceptions import TaskRunnerError
 from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.states import Failed
-from taskloom.task_runners import TaskCall, TaskRunner, check_main_guard, logger
+from taskloom.task_runners import (
+    TaskCall,
+    TaskRunner,
+    check_main_guard,
+    keep_main_out_of_spawned_workers,
+    logger,
+    runs_from_unguarded_main,
+)
 from taskloom_dask import _cluster
 from taskloom_dask._addresses import address_error, scheduler_address
 from taskloom_dask._batch_future import DaskBatch, DaskBatchFuture
@@ -89,6 +96,7 @@ class DaskTaskRunner(TaskRunner):
         self._origin: DaskTaskRunner | None = None
         self._client: distributed.Client | None = None
         self._cluster: Any = None
+        self._restore_main: Callable[[], None] | None = None
         self._report: PerformanceReport | None = None
         self._held: list[distributed.Future] = []  # type: ignore[type-arg]
         self._log_levels: dict[str, int] = {}
@@ -142,6 +150,10 @@ class DaskTaskRunner(TaskRunner):
         kwargs = _cluster.cluster_arguments(factory, self.cluster_kwargs, self.debug)
         if _cluster.uses_processes(factory, kwargs):
             check_main_guard(self.name)
+            if runs_from_unguarded_main():
+                # The seeds' scripts run their flow at the top level: the cluster's worker
+                # processes, started now or later, skip the script rather than run it again.
+                self._restore_main = keep_main_out_of_spawned_workers()
         logger.info("Creating a new Dask cluster with `%s`", _cluster.describe(factory))
         self._cluster = _cluster.create_cluster(factory, kwargs, self.adapt_kwargs)
         link = getattr(self._cluster, "dashboard_link", None)
@@ -200,6 +212,9 @@ class DaskTaskRunner(TaskRunner):
             finally:
                 if cluster is not None:
                     cluster.close()
+                restore_main, self._restore_main = self._restore_main, None
+                if restore_main is not None:
+                    restore_main()
                 self._restore_log_levels()
 
     def _raise_log_levels(self) -> None:
