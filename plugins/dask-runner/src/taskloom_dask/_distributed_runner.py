@@ -24,6 +24,7 @@ from taskloom_dask import _cluster
 from taskloom_dask._addresses import address_error, scheduler_address
 from taskloom_dask._batch_future import DaskBatch, DaskBatchFuture
 from taskloom_dask._distributed_future import DaskFuture, dask_key
+from taskloom_dask._interrupted_sync import quiet_interrupted_sync
 from taskloom_dask._payload import dumps_call, dumps_calls, dumps_task
 from taskloom_dask._performance import PerformanceReport
 from taskloom_dask._pickle_errors import why_unsendable
@@ -130,6 +131,7 @@ class DaskTaskRunner(TaskRunner):
     # -- start and shutdown ------------------------------------------------------------------
 
     def _start(self) -> None:
+        quiet_interrupted_sync()
         self._raise_log_levels()
         try:
             if self.address is None:
