@@ -129,6 +129,27 @@ def test_the_terminal_state_handler_is_called_once_and_may_replace_the_state() -
     assert state.is_failed() and state.message == "judged failed"
 
 
+def test_a_terminal_state_handler_that_raises_fails_the_flow_run_and_is_named() -> None:
+    def broken_terminal(flow: Any, state: State, reference: set[State]) -> None:
+        raise RuntimeError("terminal broke")
+
+    @task
+    def one() -> int:
+        return 1
+
+    with Flow("judged-badly", task_runner=InlineTaskRunner()) as graph_flow:
+        one()
+    graph_flow.terminal_state_handler = broken_terminal
+
+    state = graph_flow.run()
+
+    assert state.is_failed()
+    assert state.message == (
+        "State handler test_a_terminal_state_handler_that_raises_fails_the_flow_run_and_is_named"
+        ".<locals>.broken_terminal raised RuntimeError: terminal broke"
+    )
+
+
 def test_the_terminal_state_handler_is_given_the_flow_it_was_set_on() -> None:
     given: list[Any] = []
 

@@ -12,7 +12,7 @@ from taskloom._context import current_run, starting_run
 from taskloom._flow_run import FlowRun
 from taskloom._logging import ensure_console_logging, logger
 from taskloom._plugins import get_plugin_manager
-from taskloom._state_handlers import call_state_handlers
+from taskloom._state_handlers import call_state_handlers, call_terminal_state_handler
 from taskloom.states import Cancelled, Crashed, Failed, Pending, Running, State
 
 if TYPE_CHECKING:
@@ -129,14 +129,9 @@ def _handled(flow: Flow[..., Any], run: FlowRun, state: State) -> State:
     handler = flow.terminal_state_handler
     label = f"flow run {run.name!r}"
     if handler is not None:
-        replaced = call_state_handlers(
-            (lambda f, s, _: handler(f, s, run.reference_states()),),
-            flow.for_handlers,
-            state,
-            state,
-            label,
+        state = call_terminal_state_handler(
+            handler, flow.for_handlers, state, run.reference_states(), label
         )
-        state = replaced
     if flow.state_handlers:
         state = call_state_handlers(flow.state_handlers, flow.for_handlers, Running(), state, label)
     return state

@@ -15,6 +15,7 @@ from taskloom._graph import (
     Node,
     bring_results_home,
     building,
+    futures_in,
     states_of,
 )
 from taskloom._state_handlers import StateHandler, check_state_handlers
@@ -192,7 +193,7 @@ class Flow(Generic[P, R]):
             future
             for node in self.graph.terminal_nodes()
             if node in submitted
-            for future in _futures_of(submitted[node])
+            for future in futures_in(submitted[node])
         ]
 
     def with_options(
@@ -287,14 +288,6 @@ def _graph_function(graph: FlowGraph) -> Callable[..., None]:
         graph.submit_all(graph.bind(parameters))
 
     return run_graph
-
-
-def _futures_of(value: Any) -> list[TaskloomFuture]:
-    from taskloom.futures import TaskloomFuture
-
-    if isinstance(value, TaskloomFuture):
-        return [value]
-    return [v for v in value if isinstance(v, TaskloomFuture)] if isinstance(value, list) else []
 
 
 def _default_name(fn: Callable[..., Any]) -> str:

@@ -169,7 +169,7 @@ class FlowGraph:
             assert task is not None
             args = _substitute(node.args, out)
             kwargs = _substitute(node.kwargs, out)
-            wait_for = [f for n in node.upstream_tasks for f in _futures(out[n])] or None
+            wait_for = [f for n in node.upstream_tasks for f in futures_in(out[n])] or None
             if not node.mapped:
                 out[node] = task.submit(*args, wait_for=wait_for, **kwargs)
                 continue
@@ -188,7 +188,7 @@ class FlowGraph:
 def bring_results_home(submitted: dict[Node, Any]) -> None:
     """Inside the flow run: load every node's result into this process (what `state.result`
     holds after the run, when an engine that keeps results remote has let them go)."""
-    futures = [f for node, value in submitted.items() for f in _futures(value)]
+    futures = [f for node, value in submitted.items() for f in futures_in(value)]
     TaskloomFutureList(futures).result(raise_on_failure=False)
 
 
@@ -335,7 +335,8 @@ def _waits_for_result(node: Node) -> bool:
     )
 
 
-def _futures(value: Any) -> list[TaskloomFuture]:
+def futures_in(value: Any) -> list[TaskloomFuture]:
+    """The futures a node's submission left: one, a mapped node's list, or none (a Parameter)."""
     if isinstance(value, TaskloomFuture):
         return [value]
     if isinstance(value, list):

@@ -32,18 +32,37 @@ def call_state_handlers(
     A handler that raises fails the run, as in Prefect 1: its state is `Failed` with that error.
     """
     for handler in handlers:
-        try:
-            replaced = handler(obj, old, new)
-            if replaced is not None and not isinstance(replaced, State):
-                raise TypeError(
-                    f"it returned {replaced!r}; a state handler returns a State or None"
-                )
-        except Exception as exc:
-            from taskloom._logging import logger
-
-            name = getattr(handler, "__qualname__", repr(handler))
-            logger.error("State handler %s of %s raised:", name, label, exc_info=exc)
-            return Failed(f"State handler {name} raised {type(exc).__name__}: {exc}", data=exc)
-        if replaced is not None:
-            new = replaced
+        new, raised = _guarded(handler, label, new, obj, old, new)
+        if raised:
+            return new
     return new
+
+
+def call_terminal_state_handler(
+    handler: Callable[[Any, State, Any], State | None],
+    obj: Any,
+    state: State,
+    reference_states: Any,
+    label: str,
+) -> State:
+    """`state`, or the state a flow's terminal state handler puts in its place; it is given
+    the flow, its final state and the states of the runs that decide it."""
+    return _guarded(handler, label, state, obj, state, reference_states)[0]
+
+
+def _guarded(
+    handler: Callable[..., Any], label: str, current: State, *args: Any
+) -> tuple[State, bool]:
+    """What `handler(*args)` puts in place of `current`, and whether it raised: then the state
+    is `Failed` with its error (returning something other than a State or None counts)."""
+    try:
+        replaced = handler(*args)
+        if replaced is not None and not isinstance(replaced, State):
+            raise TypeError(f"it returned {replaced!r}; a state handler returns a State or None")
+    except Exception as exc:
+        from taskloom._logging import logger
+
+        name = getattr(handler, "__qualname__", repr(handler))
+        logger.error("State handler %s of %s raised:", name, label, exc_info=exc)
+        return Failed(f"State handler {name} raised {type(exc).__name__}: {exc}", data=exc), True
+    return (current if replaced is None else replaced), False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from taskloom.exceptions import TaskRunnerError
 
@@ -23,14 +24,7 @@ GUARD_HINT = (
 def in_spawned_import_of_main() -> bool:
     """Whether this code runs from the top level of a script re-run as `__mp_main__`: a
     spawned child still preparing itself."""
-    frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == (
-            "__mp_main__"
-        ):
-            return True
-        frame = frame.f_back
-    return False
+    return _runs_from_top_level_of(lambda module: module.get("__name__") == "__mp_main__")
 
 
 def check_main_guard(runner_name: str) -> None:
@@ -51,10 +45,19 @@ def runs_from_unguarded_main() -> bool:
     main = sys.modules.get("__main__")
     if main is None:
         return False
+    namespace = vars(main)
+    return _runs_from_top_level_of(lambda module: module is namespace) and (
+        main_script_lacks_guard()
+    )
+
+
+def _runs_from_top_level_of(is_module: Callable[[dict[str, Any]], bool]) -> bool:
+    """Whether a frame calling this one runs the top level of a module whose globals
+    `is_module` accepts."""
     frame: FrameType | None = sys._getframe(1)
     while frame is not None:
-        if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
-            return main_script_lacks_guard()
+        if frame.f_code.co_name == "<module>" and is_module(frame.f_globals):
+            return True
         frame = frame.f_back
     return False
 
