@@ -1,21 +1,25 @@
 """Parallel scaling of long CPU-bound tasks, and what `batch_size="auto"` does to them.
 
-    python benchmarks/bench_scaling.py [--tasks 64] [--seconds 0.5] [--workers N]
+    python benchmarks/bench_scaling.py [--tasks 64] [--seconds 0.5] [--workers N] [--rounds 3]
 
 `--tasks` tasks, each a busy loop of about `--seconds` of one core, run: one after another on
-the sequential runner (the baseline), through `ProcessPoolExecutor` and `Client.submit` (the
-raw engines), and through the processes, Dask and Ray runners, each one element per engine task
-and with `batch_size="auto"`. Prints each one's wall time and its speed-up over the sequential
-runner. `--workers` defaults to the machine's cores; with fewer cores than tasks, the ideal
-speed-up is the number of cores.
+the sequential runner (the baseline, once), then `--rounds` rounds of: `ProcessPoolExecutor` and
+`Client.submit` (the raw engines), and the processes, Dask and Ray runners, each one element per
+engine task and with `batch_size="auto"`. Prints each one's median wall time and its speed-up
+over the sequential runner, median and range over the rounds. `--workers` defaults to the
+machine's cores; with fewer cores than tasks, the ideal speed-up is the number of cores. Ray
+rows are left out where `taskloom-ray` is not installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import statistics
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -25,7 +29,6 @@ import distributed
 from taskloom import flow, task
 from taskloom_dask import DaskTaskRunner
 from taskloom_local import ProcessPoolTaskRunner, SequentialTaskRunner
-from taskloom_ray import RayTaskRunner
 
 
 def spin(iterations: int) -> int:
@@ -61,6 +64,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=0.5)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     n, workers = args.tasks, args.workers
     iterations = calibrate(args.seconds)
@@ -80,39 +84,59 @@ def main() -> None:
         with ProcessPoolExecutor(workers) as pool:
             list(pool.map(spin, xs))
 
-    rows: list[tuple[str, float]] = [("sequential runner", timed(mapped(SequentialTaskRunner())))]
-    rows.append(("raw ProcessPoolExecutor", timed(raw_pool)))
+    baseline = timed(mapped(SequentialTaskRunner()))
+    rows: dict[str, list[float]] = {}
+
+    def record(name: str, fn: Callable[[], Any]) -> None:
+        rows.setdefault(name, []).append(timed(fn))
+
     processes = ProcessPoolTaskRunner(workers)
-    rows.append(("processes", timed(mapped(processes))))
-    rows.append(("processes, batch_size='auto'", timed(mapped(processes, "auto"))))
     with distributed.LocalCluster(
         n_workers=workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0"
     ) as cluster:
         address = cluster.scheduler_address
+        dask_runner = DaskTaskRunner(address=address)
         with distributed.Client(address) as client:
             client.gather(client.map(spin, [1000] * workers, pure=False))  # workers warm
 
             def raw_dask() -> None:
                 client.gather([client.submit(spin, x, pure=False) for x in xs])
 
-            rows.append(("raw Client.submit", timed(raw_dask)))
-        dask_runner = DaskTaskRunner(address=address)
-        rows.append(("Dask", timed(mapped(dask_runner))))
-        rows.append(("Dask, batch_size='auto'", timed(mapped(dask_runner, "auto"))))
-    with RayTaskRunner(init_kwargs={"num_cpus": workers, "include_dashboard": False}):
-        ray_runner = RayTaskRunner()
-        mapped(ray_runner)()  # workers started
-        rows.append(("Ray", timed(mapped(ray_runner))))
-        rows.append(("Ray, batch_size='auto'", timed(mapped(ray_runner, "auto"))))
+            for _ in range(args.rounds):
+                record("raw ProcessPoolExecutor", raw_pool)
+                record("processes", mapped(processes))
+                record("processes, batch_size='auto'", mapped(processes, "auto"))
+                record("raw Client.submit", raw_dask)
+                record("Dask", mapped(dask_runner))
+                record("Dask, batch_size='auto'", mapped(dask_runner, "auto"))
+    if importlib.util.find_spec("taskloom_ray") is not None:
+        from taskloom_ray import RayTaskRunner
 
-    baseline = rows[0][1]
+        with RayTaskRunner(init_kwargs={"num_cpus": workers, "include_dashboard": False}):
+            ray_runner = RayTaskRunner()
+            mapped(ray_runner)()  # workers started
+            for _ in range(args.rounds):
+                record("Ray", mapped(ray_runner))
+                record("Ray, batch_size='auto'", mapped(ray_runner, "auto"))
+
     print(
-        f"{n} CPU-bound tasks of {args.seconds} s, {workers} workers on {os.cpu_count()} cores",
+        f"{n} CPU-bound tasks of {args.seconds} s, {workers} workers on {os.cpu_count()} cores,"
+        f" {args.rounds} rounds; speed-up over the sequential runner ({baseline:.1f} s)",
         file=out,
     )
-    for name, seconds in rows:
-        print(f"{name:<32}{seconds:>8.1f} s   {baseline / seconds:>5.2f}x", file=out)
+    for name, seconds in rows.items():
+        speedups = [baseline / s for s in seconds]
+        print(
+            f"{name:<32}{statistics.median(seconds):>8.2f} s   "
+            f"{statistics.median(speedups):>5.2f}x   {min(speedups):.2f}-{max(speedups):.2f}",
+            file=out,
+        )
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BaseException:
+        # stderr is closed to the engines' noise above; the reason a run failed must show.
+        traceback.print_exc(file=sys.stdout)
+        raise
