@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -258,10 +260,49 @@ print(unguarded())
 """
 
 
-def test_a_script_without_the_main_guard_gets_one_clear_error_before_any_worker_starts(
-    run_script,
-) -> None:
+def test_a_script_without_the_main_guard_runs_its_flow_once(run_script) -> None:
     done = run_script(UNGUARDED)
+    assert (done.returncode, done.stdout) == (0, "hi\n"), done.stderr
+
+
+def test_worker_processes_do_not_run_the_script_that_started_the_flow(run_script) -> None:
+    done = run_script(
+        """
+        import os
+        from taskloom import flow, task
+        from taskloom_local import ProcessPoolTaskRunner
+
+        print("script ran")
+
+        @task
+        def pid(_):
+            return os.getpid()
+
+        @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+        def pids():
+            return set(pid.map(range(4)).result())
+
+        if __name__ == "__main__":
+            print(len(pids() - {os.getpid()}) >= 1)
+        """
+    )
+    # A worker that ran the script would have printed its line too (workers share stdout).
+    assert (done.returncode, done.stdout) == (0, "script ran\nTrue\n"), done.stderr
+
+
+def test_a_module_run_with_dash_m_without_the_main_guard_gets_one_clear_error(
+    tmp_path, python_env
+) -> None:
+    (tmp_path / "unguarded_module.py").write_text(UNGUARDED)
+    done = subprocess.run(
+        [sys.executable, "-m", "unguarded_module"],
+        env=python_env,
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     last_line = done.stderr.strip().splitlines()[-1]
     assert last_line.startswith("taskloom.exceptions.TaskRunnerError: ProcessPoolTaskRunner")

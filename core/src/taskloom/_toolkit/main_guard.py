@@ -8,7 +8,9 @@ worker that is still starting.
 
 from __future__ import annotations
 
+import importlib.machinery
 import sys
+import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -40,11 +42,12 @@ def check_main_guard(runner_name: str) -> None:
 
 def runs_from_unguarded_main() -> bool:
     """Whether this code runs from the top level of the `__main__` script (not from a function
-    it calls later) and that script has no `__main__` check: worker processes started with
-    `spawn` would run the flow again."""
+    it calls later), that script has no `__main__` check, and worker processes started with
+    `spawn` would run it (`keep_main_out_of_spawned_workers` is not in force): they would run
+    the flow again."""
     main = sys.modules.get("__main__")
-    if main is None:
-        return False
+    if main is None or getattr(main, "__spec__", None) is _PLACEHOLDER:
+        return False  # kept out of the workers: they do not run it
     namespace = vars(main)
     return _runs_from_top_level_of(lambda module: module is namespace) and (
         main_script_lacks_guard()
@@ -80,28 +83,46 @@ def main_script_lacks_guard() -> bool:
 #: The module a spawned worker runs instead of the script (`keep_main_out_of_spawned_workers`).
 EMPTY_MAIN = "taskloom._toolkit.empty_main"
 
+_PLACEHOLDER = importlib.machinery.ModuleSpec(EMPTY_MAIN, None)
+# Runners that keep the script out of their workers may overlap (a processes flow with a Dask
+# subflow): the placeholder goes only when the last of them is done.
+_keep_out_lock = threading.Lock()
+_keeping_out = 0
+
 
 def keep_main_out_of_spawned_workers() -> Callable[[], None]:
     """Until the returned function is called, processes started with `spawn` do not run the
     `__main__` script first; they import an empty module in its place.
 
-    For a runner whose engine starts worker processes it does not control (Dask's nannies, also
-    later ones: adaptive scaling, restarts) when the flow runs from the top level of a script
-    without a `__main__` guard: the workers would run the flow again. `multiprocessing` imports
-    the main module by its `__spec__` name when there is one, else by its file; a script has no
-    spec, so one naming the empty module is set, and the returned function takes it away.
-    Objects defined in the script still reach the workers: cloudpickle sends them by value.
+    For runners that start worker processes: without it, every worker runs the script again,
+    which costs the script's imports in each of them (Dask's alone take about half a second)
+    and, in a script without a `__main__` guard, runs the flow again, also in workers the
+    engine starts later (adaptive scaling, restarts). `multiprocessing` imports the main module
+    by its `__spec__` name when there is one, else by its file; a script has no spec, so one
+    naming the empty module is set, and taken away once every caller's returned function has
+    been called (calls nest; each returned function acts once). Objects defined in the script
+    still reach the workers: cloudpickle sends them by value. A module run with `python -m`
+    keeps its spec: workers import it by name, as multiprocessing intends.
     """
-    import importlib.machinery
-
+    global _keeping_out
     main = sys.modules.get("__main__")
-    if main is None or getattr(main, "__spec__", None) is not None:
-        return lambda: None  # `python -m`: its module imports by name, as it should
-    placeholder = importlib.machinery.ModuleSpec(EMPTY_MAIN, None)
-    main.__spec__ = placeholder
+    with _keep_out_lock:
+        spec = getattr(main, "__spec__", None)
+        if main is None or (spec is not None and spec is not _PLACEHOLDER):
+            return lambda: None
+        main.__spec__ = _PLACEHOLDER
+        _keeping_out += 1
+    released = False
 
     def restore() -> None:
-        if getattr(main, "__spec__", None) is placeholder:
-            main.__spec__ = None
+        global _keeping_out
+        nonlocal released
+        with _keep_out_lock:
+            if released:
+                return
+            released = True
+            _keeping_out -= 1
+            if _keeping_out == 0 and getattr(main, "__spec__", None) is _PLACEHOLDER:
+                main.__spec__ = None
 
     return restore

@@ -18,7 +18,6 @@ from taskloom.task_runners import (
     check_main_guard,
     keep_main_out_of_spawned_workers,
     logger,
-    runs_from_unguarded_main,
 )
 from taskloom_dask import _cluster
 from taskloom_dask._addresses import address_error, scheduler_address
@@ -152,10 +151,10 @@ class DaskTaskRunner(TaskRunner):
         kwargs = _cluster.cluster_arguments(factory, self.cluster_kwargs, self.debug)
         if _cluster.uses_processes(factory, kwargs):
             check_main_guard(self.name)
-            if runs_from_unguarded_main():
-                # The seeds' scripts run their flow at the top level: the cluster's worker
-                # processes, started now or later, skip the script rather than run it again.
-                self._restore_main = keep_main_out_of_spawned_workers()
+            # The cluster's worker processes, started now or later, skip the script: the
+            # seeds' scripts run their flow at the top level, and every nanny would pay the
+            # script's imports before its worker starts.
+            self._restore_main = keep_main_out_of_spawned_workers()
         logger.info("Creating a new Dask cluster with `%s`", _cluster.describe(factory))
         self._cluster = _cluster.create_cluster(factory, kwargs, self.adapt_kwargs)
         link = getattr(self._cluster, "dashboard_link", None)

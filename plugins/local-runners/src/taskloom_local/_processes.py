@@ -23,6 +23,7 @@ from taskloom.task_runners import (
     TaskCall,
     TaskRunner,
     dumps_flow_run,
+    keep_main_out_of_spawned_workers,
     leave_signals_to_the_flow,
     runs_from_unguarded_main,
     signals_blocked,
@@ -144,8 +145,10 @@ class ProcessPoolTaskRunner(TaskRunner):
 
     Calls and results travel pickled with cloudpickle, so tasks defined in a script work; an
     argument that cannot be pickled fails that task run with an error naming it. Worker
-    processes are started with `spawn`, so a script that runs a flow needs the usual
-    `if __name__ == "__main__":` guard. `max_workers` defaults to the number of cores.
+    processes are started with `spawn` and do not run the script that started the flow (what
+    its tasks need of it travels with them, by value), so a script needs no
+    `if __name__ == "__main__":` guard; a module run with `python -m` does. `max_workers`
+    defaults to the number of cores.
     A worker process that dies (killed, out of memory) takes the stdlib pool down with it: the
     runs in flight in it end `Crashed`, and later runs start on a fresh pool.
     Task runs a task submits from inside a worker process run in that worker, on threads.
@@ -164,6 +167,7 @@ class ProcessPoolTaskRunner(TaskRunner):
         self._lock = threading.Lock()
         self._closed = True
         self._may_spawn = 0
+        self._restore_main: Callable[[], None] | None = None
         self._unfinished: set[ProcessFuture] = set()
         self._pickled_tasks: dict[Any, bytes] = {}
         self._pickled_flow_runs: dict[Any, bytes] = {}
@@ -172,9 +176,14 @@ class ProcessPoolTaskRunner(TaskRunner):
         return type(self)(self.max_workers)
 
     def _start(self) -> None:
+        # Workers skip the script: its imports would cost each new worker as much as the
+        # interpreter's start (or more), and an unguarded one would run its flow again.
+        self._restore_main = keep_main_out_of_spawned_workers()
         if runs_from_unguarded_main():
-            # Each spawned worker would run the script, and so its flow, again: say so before
-            # any starts, rather than a `BrokenProcessPool` and a traceback from every worker.
+            # `python -m` of a module that runs its flow when imported: each spawned worker
+            # would run it again. Say so before any starts, rather than a `BrokenProcessPool`
+            # and a traceback from every worker.
+            self._release_main()
             script = getattr(sys.modules["__main__"], "__file__", "the script")
             raise TaskRunnerError(
                 f"{self.name} starts worker processes that first run {script} again, and "
@@ -182,6 +191,11 @@ class ProcessPoolTaskRunner(TaskRunner):
             )
         self._pool = self._new_pool()
         self._closed = False
+
+    def _release_main(self) -> None:
+        restore, self._restore_main = self._restore_main, None
+        if restore is not None:
+            restore()
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # The stdlib pool starts a worker process on a submission that finds none idle, until
@@ -201,17 +215,20 @@ class ProcessPoolTaskRunner(TaskRunner):
             inner = future.inner
             future.settle(future.call.cancelled(started=inner is not None and inner.running()))
         self._unfinished.clear()
-        if pool is None:
-            return
-        stop_worker_processes(pool)
+        if pool is not None:
+            stop_worker_processes(pool)
+        self._release_main()
 
     def _shutdown(self) -> None:
         # From here on nothing is sent (a run whose upstream finishes later is cancelled).
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=False)
+        try:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=False)
+        finally:
+            self._release_main()
         self._unfinished.clear()
         self._pickled_tasks.clear()
         self._pickled_flow_runs.clear()
