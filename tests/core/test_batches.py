@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
@@ -73,11 +74,15 @@ class RemoteFuture(TaskloomFuture):
 
     @classmethod
     def _read_many(cls, futures: Iterable[TaskloomFuture]) -> None:
-        batch = [f for f in futures if isinstance(f, RemoteFuture)]
+        # As the engines' reads do: the finished ones, up to the first still going.
+        batch = []
+        for future in futures:
+            state = future.wait(0) if isinstance(future, RemoteFuture) else None
+            if state is None:
+                break
+            batch.append((future, state))
         cls.requests.append(len(batch))
-        for future in batch:
-            state = future.wait(0)
-            assert state is not None
+        for future, state in batch:
             state.provide(future._value)
 
 
@@ -118,3 +123,67 @@ def test_map_result_reads_every_result_in_one_request() -> None:
 
     assert maps() == [2 * x for x in range(10)]
     assert RemoteFuture.requests == [10]
+
+
+class CatchingUpFuture(RemoteFuture):
+    """A run still going when first looked at, final as soon as it is waited for: what a loop
+    that has caught up with the engine finds."""
+
+    def __init__(self, call: TaskCall, value: object) -> None:
+        super().__init__(call, value)
+        self._waited = False
+
+    def done(self) -> bool:
+        return self._waited
+
+    def _wait(self, timeout: float | None) -> State | None:
+        self._waited = True
+        return super()._wait(timeout)
+
+
+class CatchingUpRunner(RemoteRunner):
+    future_class: type[RemoteFuture] = CatchingUpFuture
+
+    def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
+        state = call.run([f.wait() for f in upstream])
+        return self.future_class(call, state.data)
+
+
+def test_a_loop_that_caught_up_reads_the_runs_finishing_right_after_in_one_request() -> None:
+    RemoteFuture.requests = []
+
+    @flow(task_runner=CatchingUpRunner())
+    def maps() -> list[int]:
+        return [f.result() for f in double.map(range(10))]
+
+    assert maps() == [2 * x for x in range(10)]
+    assert RemoteFuture.requests == [10]
+
+
+class SlowSiblingFuture(CatchingUpFuture):
+    """Every run after the first takes a second."""
+
+    def _wait(self, timeout: float | None) -> State | None:
+        if self.call.map_index and (timeout is None or timeout >= 1):
+            time.sleep(1)
+        elif self.call.map_index:
+            time.sleep(timeout or 0)
+            return None
+        return super()._wait(timeout)
+
+
+class SlowSiblingRunner(CatchingUpRunner):
+    future_class = SlowSiblingFuture
+
+
+def test_a_loop_that_caught_up_does_not_hold_a_result_back_for_slow_runs_after_it() -> None:
+    @flow(task_runner=SlowSiblingRunner())
+    def first_read() -> float:
+        futures = double.map(range(3))
+        start = time.perf_counter()
+        for future in futures:
+            future.result()
+            return time.perf_counter() - start
+        raise AssertionError("no future")
+
+    assert first_read() < 0.5
