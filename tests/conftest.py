@@ -109,14 +109,34 @@ def run_script(
     def run(source: str, *args: str) -> subprocess.CompletedProcess[str]:
         script = tmp_path / "script.py"
         script.write_text(textwrap.dedent(source))
-        return subprocess.run(
-            [sys.executable, str(script), *args],
-            env=python_env,
-            cwd=tmp_path,
-            capture_output=True,
-            check=False,
-            text=True,
-            timeout=120,
-        )
+        return _run_python([str(script), *args], tmp_path, python_env)
 
     return run
+
+
+@pytest.fixture
+def run_module(
+    tmp_path: Path, python_env: dict[str, str]
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`run_module(name, source, *args)`: write `source` as module `name` in `tmp_path` and run
+    it with `python -m name`, as `run_script` does a script."""
+
+    def run(name: str, source: str, *args: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+        return _run_python(["-m", name, *args], tmp_path, python_env)
+
+    return run
+
+
+def _run_python(
+    args: list[str], cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 from typing import Any
 
@@ -291,18 +289,9 @@ def test_worker_processes_do_not_run_the_script_that_started_the_flow(run_script
 
 
 def test_a_module_run_with_dash_m_without_the_main_guard_gets_one_clear_error(
-    tmp_path, python_env
+    run_module,
 ) -> None:
-    (tmp_path / "unguarded_module.py").write_text(UNGUARDED)
-    done = subprocess.run(
-        [sys.executable, "-m", "unguarded_module"],
-        env=python_env,
-        cwd=tmp_path,
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=120,
-    )
+    done = run_module("unguarded_module", UNGUARDED)
     assert done.returncode != 0
     last_line = done.stderr.strip().splitlines()[-1]
     assert last_line.startswith("taskloom.exceptions.TaskRunnerError: ProcessPoolTaskRunner")
