@@ -13,6 +13,7 @@ import pytest
 
 from taskloom import flow, task
 from taskloom.states import StateType
+from taskloom.testing.stress import process_wide
 from taskloom_local import ProcessPoolTaskRunner
 
 
@@ -121,11 +122,11 @@ def test_worker_processes_are_gone_after_the_flow_run() -> None:
         return {
             child.pid
             for child in psutil.Process().children(recursive=True)
-            if "resource_tracker" not in " ".join(child.cmdline())
+            if not process_wide(child.pid)  # multiprocessing's own helpers
         }
 
     @task
-    def one() -> int:
+    def one(_: int) -> int:
         return 1
 
     before = workers()

@@ -68,17 +68,34 @@ def tail(text: str, lines: int) -> str:
 
 
 # Helpers a process starts once and keeps till it exits: multiprocessing's resource tracker,
-# which the first pool of spawned workers starts.
-_PROCESS_WIDE = (b"multiprocessing.resource_tracker",)
+# which the first pool of spawned workers starts, and its fork server, which the processes
+# runner's first pool starts.
+_PROCESS_WIDE = (b"multiprocessing.resource_tracker", b"multiprocessing.forkserver")
 
 
 def process_wide(pid: int) -> bool:
+    command = _command(pid)
+    if not any(helper in command for helper in _PROCESS_WIDE):
+        return False
+    # The fork server's workers are forks of it, with its command line: they are not helpers.
+    return not any(helper in _command(_parent(pid)) for helper in _PROCESS_WIDE)
+
+
+def _command(pid: int) -> bytes:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as file:
-            command = file.read()
+            return file.read()
     except OSError:
-        return False
-    return any(helper in command for helper in _PROCESS_WIDE)
+        return b""
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            # "pid (name) state ppid ...": the name may hold spaces, so split after it.
+            return int(file.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def outlived(pids: list[int]) -> list[int]:

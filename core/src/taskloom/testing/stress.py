@@ -56,10 +56,20 @@ from taskloom.testing._stress_processes import (
     environment,
     kill_group,
     load_runner,
+    process_wide,
     tail,
 )
 
-__all__ = ["ALL_SCENARIOS", "Options", "Tally", "ctrl_c_run", "load_runner", "main", "stress"]
+__all__ = [
+    "ALL_SCENARIOS",
+    "Options",
+    "Tally",
+    "ctrl_c_run",
+    "load_runner",
+    "main",
+    "process_wide",
+    "stress",
+]
 
 CTRL_C = "ctrl-c"
 ALL_SCENARIOS = (*SCENARIOS, CTRL_C)
