@@ -6,8 +6,10 @@ On the sequential runner (the call runs inside `submit`, so nothing but taskloom
 timed), `task.submit(x).result()` in a flow beside a plain call of the function, in
 alternating rounds, with: the default hooks only (the engine calls the runner directly); a
 plugin wrapping the runner's `submit` and `wait` hooks (every step goes through pluggy); and a
-plugin taking the task-run notifications (`taskloom_task_run_submitted` / `_finished`); and
-the default hooks with the level at WARNING (no run log lines). Log lines go through
+plugin taking the task-run notifications (`taskloom_task_run_submitted` / `_finished`); the
+live progress display on (`TASKLOOM_PROGRESS=on`, drawing into /dev/null); and the default
+hooks with the level at WARNING (no run log lines). Off, the display is not registered: the
+"default hooks only" row is what a run without it costs. Log lines go through
 taskloom's real console handler, with stderr redirected to /dev/null.
 docs/architecture.md quotes the figures.
 """
@@ -21,9 +23,12 @@ import sys
 from collections.abc import Callable, Generator
 from typing import Any
 
+from rich.console import Console
+
 from _rounds import HEADER, alternate
 from taskloom import flow, task
 from taskloom._plugins import get_plugin_manager
+from taskloom._progress import ProgressDisplay
 from taskloom.hookspecs import hookimpl
 
 
@@ -61,6 +66,11 @@ class CountsTaskRuns:
         self.finished += 1
 
 
+def progress_display() -> ProgressDisplay:
+    """The live display, drawing into /dev/null (what `TASKLOOM_PROGRESS=on` registers)."""
+    return ProgressDisplay(Console(file=open(os.devnull, "w"), width=120))
+
+
 def flow_of(n: int) -> Callable[[], None]:
     @flow(task_runner="sequential")
     def submits() -> None:
@@ -93,6 +103,7 @@ def main() -> None:
         ("  log lines off (WARNING)", None, logging.WARNING),
         ("+ runner steps wrapped", WrapsTheRunner(), logging.INFO),
         ("+ task-run notifications", CountsTaskRuns(), logging.INFO),
+        ("+ progress display on", progress_display(), logging.INFO),
     ):
         if plugin is not None:
             plugins.register(plugin)

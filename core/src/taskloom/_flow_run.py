@@ -53,6 +53,7 @@ class FlowRun(Submitter):
             self._waiter = self._hook_wait
         if self.hook.taskloom_task_run_submitted.get_hookimpls():
             self._notify_submitted = self._hook_submitted
+        self._notify_future = bool(self.hook.taskloom_task_run_future.get_hookimpls())
 
     # -- the runner, through the hooks when a plugin wraps them -------------------------------
 
@@ -108,6 +109,8 @@ class FlowRun(Submitter):
     def _track(self, future: TaskloomFuture) -> None:
         future._waiter = self._waiter
         self.futures.append(future)
+        if self._notify_future:
+            self.hook.taskloom_task_run_future(flow_run=self.info, future=future)
         final = future._final
         if final is not None and self._notify_finished:
             # Finished at submission (an inline runner, a NotReady run): no wait will report it.

@@ -29,11 +29,13 @@ def _load() -> None:
     global _manager
     import pluggy
 
-    from taskloom import _default_hooks, hookspecs
+    from taskloom import _default_hooks, _progress, hookspecs
 
     manager = pluggy.PluginManager("taskloom")
     manager.add_hookspecs(hookspecs)
     manager.register(_default_hooks, name="taskloom.default_hooks")
+    if _progress.progress_setting():
+        manager.register(_progress.ProgressDisplay(), name="taskloom.progress")
     load_entry_point_plugins(manager)
     _manager = manager
 

@@ -122,3 +122,16 @@ def taskloom_task_run_submitted(flow_run: FlowRunInfo, call: TaskCall) -> None:
 @hookspec
 def taskloom_task_run_finished(flow_run: FlowRunInfo, call: TaskCall, state: State) -> None:
     """Notification, in the flow's process, that the engine saw a task run's final state."""
+
+
+@hookspec
+def taskloom_task_run_future(flow_run: FlowRunInfo, future: TaskloomFuture) -> None:
+    """Notification, in the flow's process, that a task run was handed to its runner: `future`
+    is its future (`future.call` the call). Called once per task run, batched map elements
+    included, right after submission, from the thread that submitted it.
+
+    For a plugin that follows runs as they end, whether or not the flow reads them: add a
+    callback with `future.add_done_callback`. It may run in an engine's own thread (Dask's
+    event loop, a pool's manager thread), so it must not block: note the future there and
+    read its state elsewhere (`future.state`). Only called while some plugin implements it.
+    """
