@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import distributed
 
+import taskloom
 from taskloom.exceptions import TaskRunnerError
 from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.states import Failed
@@ -24,6 +26,7 @@ from taskloom_dask._addresses import address_error, scheduler_address
 from taskloom_dask._batch_future import DaskBatch, DaskBatchFuture
 from taskloom_dask._distributed_future import DaskFuture, dask_key
 from taskloom_dask._interrupted_sync import quiet_interrupted_sync
+from taskloom_dask._log_forwarding import forward_worker_logs
 from taskloom_dask._payload import dumps_call, dumps_calls, dumps_task
 from taskloom_dask._performance import PerformanceReport
 from taskloom_dask._pickle_errors import why_unsendable
@@ -97,6 +100,7 @@ class DaskTaskRunner(TaskRunner):
         self._client: distributed.Client | None = None
         self._cluster: Any = None
         self._restore_main: Callable[[], None] | None = None
+        self._stop_forwarding: Callable[[], None] | None = None
         self._report: PerformanceReport | None = None
         self._held: list[distributed.Future] = []  # type: ignore[type-arg]
         self._log_levels: dict[str, int] = {}
@@ -138,6 +142,9 @@ class DaskTaskRunner(TaskRunner):
             else:
                 logger.info("Connecting to an existing Dask cluster at %s", self.address)
                 self._client = self._connect(self.address)
+                # The flow run starting this runner (each flow run starts its own copy).
+                flow_run_id = taskloom.context.get("flow_run_id")
+                self._stop_forwarding = forward_worker_logs(self._client, {flow_run_id})
             if self.performance_report_path is not None:
                 report = PerformanceReport(self._client, self.performance_report_path)
                 report.start()
@@ -197,6 +204,10 @@ class DaskTaskRunner(TaskRunner):
     def _shutdown(self) -> None:
         client, self._client = self._client, None
         cluster, self._cluster = self._cluster, None
+        stop_forwarding, self._stop_forwarding = self._stop_forwarding, None
+        if stop_forwarding is not None:
+            with contextlib.suppress(Exception):  # a client already gone takes it with it
+                stop_forwarding()
         # Closing the client releases every key it holds on the scheduler at once.
         self._held = []
         self._pickled_tasks.clear()

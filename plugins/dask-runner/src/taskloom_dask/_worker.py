@@ -38,16 +38,25 @@ class _TaskRunFailureFilter(logging.Filter):
 logging.getLogger("distributed.worker").addFilter(_TaskRunFailureFilter())
 
 
+#: The flow run whose task run this worker thread runs now, for the records it logs (see
+#: `_log_forwarding`): set before each run, so never stale while one runs.
+running = threading.local()
+
+
 def run_task_call(task: bytes, payload: bytes, *upstream_values: Any) -> Any:
     """What Dask runs: the pickled task run with the values of its upstream runs (Dask resolved
     the futures passed after the payload). Returns the bare result; a run that did not complete
     raises `TaskRunFailure`, so Dask skips its dependents and hands them that error."""
-    return loads_call(task, payload).run_for_engine(*upstream_values)
+    call = loads_call(task, payload)
+    running.flow_run_id = call.flow_run.id
+    return call.run_for_engine(*upstream_values)
 
 
 def run_task_batch(task: bytes, payload: bytes) -> list[Any]:
     """What Dask runs for a batch of a map: each call's result, or its `TaskRunFailure`."""
-    return run_batch(loads_call(task, payload))
+    calls = loads_call(task, payload)
+    running.flow_run_id = calls[0].flow_run.id if calls else None
+    return run_batch(calls)
 
 
 def _in_worker_task() -> bool:
