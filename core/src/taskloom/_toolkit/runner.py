@@ -177,10 +177,20 @@ class TaskRunner(abc.ABC):
         shown = []
         for name, value in self.options.items():
             default = parameters[name].default if name in parameters else inspect.Parameter.empty
-            # `is` first: an option's value need not compare to its default without raising.
-            if default is inspect.Parameter.empty or not (value is default or value == default):
+            if not _is_default(value, default):
                 shown.append(f"{name}={value!r}")
         return f"{self.name}({', '.join(shown)})"
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    """Whether an option holds its `__init__` default; an empty collection stands for a None
+    default (runners keep `cluster_kwargs=None` as `{}`)."""
+    if default is inspect.Parameter.empty:
+        return False
+    if default is None and isinstance(value, (Mapping, list, tuple, set)) and not value:
+        return True
+    # `is` first: an option's value need not compare to its default without raising.
+    return value is default or bool(value == default)
 
 
 def _init_parameters(cls: type) -> dict[str, inspect.Parameter]:
