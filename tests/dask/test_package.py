@@ -159,3 +159,19 @@ def test_the_package_is_typed() -> None:
     from importlib.resources import files
 
     assert files("taskloom_dask").joinpath("py.typed").is_file()
+
+
+def test_dask_runners_with_the_same_options_are_equal_and_hash_alike() -> None:
+    assert DaskTaskRunner() == DaskTaskRunner()
+    assert hash(DaskTaskRunner(cluster_kwargs={"n_workers": 2})) == hash(
+        DaskTaskRunner(cluster_kwargs={"n_workers": 2})
+    )
+
+
+def test_dask_runners_with_different_options_differ() -> None:
+    assert DaskTaskRunner(cluster_kwargs={"n_workers": 2}) != DaskTaskRunner()
+
+
+def test_a_dask_runners_repr_shows_its_options() -> None:
+    runner = DaskTaskRunner(address="tcp://127.0.0.1:8786", debug=True)
+    assert repr(runner) == "DaskTaskRunner(address='tcp://127.0.0.1:8786', debug=True)"

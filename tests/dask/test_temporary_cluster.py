@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +186,61 @@ def test_performance_report_is_written_and_kept(tmp_path: Path) -> None:
     html = path.read_text()
     assert "<html" in html.lower()
     assert runner.performance_report == html
+
+
+class _HostlessLocalCluster(distributed.LocalCluster):
+    """A LocalCluster subclass whose __init__ takes no `host` or `dashboard_address`."""
+
+    def __init__(self, n_workers: int = 1) -> None:
+        super().__init__(
+            n_workers=n_workers,
+            threads_per_worker=2,
+            processes=False,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            protocol="tcp://",
+        )
+
+
+class _SyncAdaptCluster(_HostlessLocalCluster):
+    adapted: dict[str, Any] | None = None
+
+    def adapt(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.adapted = kwargs
+
+
+class _AsyncAdaptCluster(_HostlessLocalCluster):
+    """Like dask-kubernetes' operator clusters, whose `adapt` is a coroutine."""
+
+    adapted: dict[str, Any] | None = None
+
+    async def adapt(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        await asyncio.sleep(0)
+        self.adapted = kwargs
+
+
+def test_a_local_cluster_subclass_without_host_arguments_is_created_as_it_takes_them() -> None:
+    @flow(
+        task_runner=DaskTaskRunner(
+            cluster_class=_HostlessLocalCluster, adapt_kwargs={"minimum": 1, "maximum": 1}
+        )
+    )
+    def adds() -> int:
+        return add(2, 3)
+
+    assert adds() == 5
+
+
+@pytest.mark.parametrize("cluster_class", [_SyncAdaptCluster, _AsyncAdaptCluster])
+def test_adapt_kwargs_reach_adapt_whether_it_is_sync_or_a_coroutine(cluster_class: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    @flow(task_runner=DaskTaskRunner(cluster_class=cluster_class, adapt_kwargs={"maximum": 2}))
+    def adaptive() -> int:
+        seen["adapted"] = current_runner()._cluster.adapted
+        return add(2, 3)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert adaptive() == 5
+    assert seen["adapted"] == {"maximum": 2}

@@ -4,6 +4,7 @@ crashing only their runs, scripts' `__main__` tasks."""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import threading
 from typing import Any
@@ -298,3 +299,16 @@ def test_a_module_run_with_dash_m_without_the_main_guard_gets_one_clear_error(
     assert last_line.startswith("taskloom.exceptions.TaskRunnerError: ProcessPoolTaskRunner")
     assert 'if __name__ == "__main__":' in last_line
     assert "BrokenProcessPool" not in done.stderr
+
+
+def test_an_unstarted_processes_runner_unpickles_as_itself_with_its_size() -> None:
+    copy = pickle.loads(pickle.dumps(ProcessPoolTaskRunner(max_workers=3)))
+    assert type(copy) is ProcessPoolTaskRunner
+    assert copy.max_workers == 3
+    assert not copy.started
+
+
+def test_processes_runners_of_one_size_are_equal_and_of_two_sizes_differ() -> None:
+    assert ProcessPoolTaskRunner(max_workers=2) == ProcessPoolTaskRunner(max_workers=2)
+    assert ProcessPoolTaskRunner(max_workers=2) != ProcessPoolTaskRunner(max_workers=3)
+    assert repr(ProcessPoolTaskRunner(max_workers=2)) == "ProcessPoolTaskRunner(max_workers=2)"

@@ -19,6 +19,7 @@ import pytest
 import ray_runner_tasks as rt
 from ray_clusters import RayCluster, ray_cluster_running, ray_environment
 from taskloom import flow
+from taskloom_ray import RayTaskRunner
 
 TOKEN = "taskloom-test-token-0123456789abcdef"
 
@@ -105,6 +106,21 @@ def test_a_later_flow_run_connects_again(observed: Observed, cluster: RayCluster
         return rt.identity("again")  # type: ignore[no-any-return]
 
     assert again() == "again"
+
+
+def test_a_subflow_with_its_own_local_ray_runner_runs_on_the_parents_cluster(
+    observed: Observed, cluster: RayCluster
+) -> None:
+    @flow(task_runner=RayTaskRunner())
+    def child() -> int:
+        return rt.worker_pid()  # type: ignore[no-any-return]
+
+    @flow(task_runner=cluster.address)
+    def parent() -> bool:
+        # Asked while connected: the job's workers end when its driver disconnects.
+        return child() in {p.pid for p in _descendants(cluster.process.pid)}
+
+    assert parent()
 
 
 ON_CLUSTER = """

@@ -90,8 +90,17 @@ def test_a_duplicate_has_the_same_configuration_and_is_not_started() -> None:
     )
 
 
-def test_a_pickled_runner_arrives_started_and_owning_nothing() -> None:
-    runner = pickle.loads(pickle.dumps(RayTaskRunner("ray://127.0.0.1:10001")))
+def test_a_pickled_unstarted_runner_arrives_unstarted_with_its_options() -> None:
+    runner = RayTaskRunner("ray://127.0.0.1:10001", {"num_cpus": 1})
+    copy = pickle.loads(pickle.dumps(runner))
+    assert not copy.started
+    assert copy == runner
+
+
+def test_a_pickled_started_runner_arrives_started_and_owning_nothing() -> None:
+    sent = RayTaskRunner("ray://127.0.0.1:10001")
+    sent._started = True  # as it is while its flow run submits (no cluster needed here)
+    runner = pickle.loads(pickle.dumps(sent))
     assert runner.started
     assert runner.address == "ray://127.0.0.1:10001"
     runner.shutdown()  # leaves the Ray of the process it arrived in alone

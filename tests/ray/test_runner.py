@@ -98,6 +98,17 @@ def test_remote_options_set_the_resources_of_runs_submitted_inside() -> None:
     assert reserves() == {"CPU": 2.0, "tl_test": 1.0}
 
 
+def test_remote_options_take_max_calls_which_ray_only_takes_in_ray_remote() -> None:
+    @flow(task_runner=RayTaskRunner())
+    def each_in_a_fresh_worker() -> list[int]:
+        with remote_options(max_calls=1):
+            runs = [rt.worker_pid.submit() for _ in range(3)]
+        return [run.result() for run in runs]
+
+    # A worker process ends after `max_calls` runs: each run had a process of its own.
+    assert len(set(each_in_a_fresh_worker())) == 3
+
+
 def test_runs_outside_remote_options_get_rays_defaults() -> None:
     @flow(task_runner=RayTaskRunner())
     def reserves() -> dict[str, float]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import abc
 import copy
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from typing import Self
@@ -37,6 +38,12 @@ class TaskRunner(abc.ABC):
     Engines that hand results between workers themselves use `call.run_values(values)`.
 
     `start` and `shutdown` are idempotent and the runner is a context manager around them.
+
+    Runners compare by configuration: two runners are equal when they are of the same class
+    and have equal `options`, started or not, and equal runners hash alike. A started runner
+    holds live resources (pools, clients) that take no part in equality, so a runner equals
+    its `duplicate()` and its pickled copy. `repr` shows the options that differ from the
+    defaults of `__init__`.
     """
 
     def __init__(self) -> None:
@@ -50,6 +57,34 @@ class TaskRunner(abc.ABC):
     @property
     def started(self) -> bool:
         return self._started
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The runner's configuration, as `type(runner)(**runner.options)` takes it.
+
+        The default reads each parameter of `__init__` from the attribute of the same name (a
+        `**kwargs` parameter's attribute holds a mapping, whose items are merged in); a
+        parameter with no such attribute is left out. A runner that stores its options under
+        other names overrides this. Equality, hashing and `repr` are built on it.
+        """
+        found: dict[str, Any] = {}
+        for name, parameter in _init_parameters(type(self)).items():
+            if not hasattr(self, name):
+                continue
+            value = getattr(self, name)
+            if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+                found.update(value if isinstance(value, Mapping) else {})
+            else:
+                found[name] = value
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TaskRunner):
+            return NotImplemented
+        return type(self) is type(other) and self.options == other.options
+
+    def __hash__(self) -> int:
+        return hash((type(self), _hashable(self.options)))
 
     def duplicate(self) -> Self:
         """An unstarted copy with the same configuration, for one flow run.
@@ -138,4 +173,50 @@ class TaskRunner(abc.ABC):
         self.shutdown()
 
     def __repr__(self) -> str:
-        return f"{self.name}()"
+        parameters = _init_parameters(type(self))
+        shown = []
+        for name, value in self.options.items():
+            default = parameters[name].default if name in parameters else inspect.Parameter.empty
+            if not _is_default(value, default):
+                shown.append(f"{name}={value!r}")
+        return f"{self.name}({', '.join(shown)})"
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    """Whether an option holds its `__init__` default; an empty collection stands for a None
+    default (runners keep `cluster_kwargs=None` as `{}`)."""
+    if default is inspect.Parameter.empty:
+        return False
+    if default is None and isinstance(value, (Mapping, list, tuple, set)) and not value:
+        return True
+    # `is` first: an option's value need not compare to its default without raising.
+    return value is default or bool(value == default)
+
+
+def _init_parameters(cls: type) -> dict[str, inspect.Parameter]:
+    """The named and `**kwargs` parameters of `cls.__init__`, without `self`."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return {}
+    return {
+        name: parameter
+        for name, parameter in signature.parameters.items()
+        if parameter.kind is not inspect.Parameter.VAR_POSITIONAL
+    }
+
+
+def _hashable(value: Any) -> Any:
+    """`value` as something hashable that is equal wherever `value` is: mappings as sets of
+    items, sequences as tuples; what cannot hash counts only by its type."""
+    if isinstance(value, Mapping):
+        return frozenset((key, _hashable(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(item) for item in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(_hashable(item) for item in value)
+    try:
+        hash(value)
+    except TypeError:
+        return type(value)
+    return value

@@ -325,6 +325,62 @@ class TaskRunnerStandardSuite(MapSuite):
             for dumps in (pickle.dumps, cloudpickle.dumps):
                 assert isinstance(pickle.loads(dumps(runner)), TaskRunner)
 
+    @pytest.mark.parametrize("dumps_name", ["pickle", "cloudpickle"])
+    def test_an_unstarted_runner_unpickles_as_its_own_class_with_its_options(
+        self, task_runner: TaskRunner, dumps_name: str
+    ) -> None:
+        dumps = pytest.importorskip(dumps_name).dumps
+        copy = pickle.loads(dumps(task_runner))
+        assert type(copy) is type(task_runner)
+        assert copy.options == task_runner.options
+        assert not copy.started
+
+    @pytest.mark.parametrize("dumps_name", ["pickle", "cloudpickle"])
+    def test_a_started_runner_unpickles_as_its_own_class_with_its_options(
+        self, task_runner: TaskRunner, dumps_name: str
+    ) -> None:
+        dumps = pytest.importorskip(dumps_name).dumps
+        with task_runner.duplicate() as runner:
+            copy = pickle.loads(dumps(runner))
+        assert type(copy) is type(task_runner)
+        assert copy.options == task_runner.options
+
+    def test_runners_of_one_class_and_equal_options_are_equal_and_hash_alike(
+        self, task_runner: TaskRunner
+    ) -> None:
+        twin = type(task_runner)(**task_runner.options)
+        assert twin == task_runner
+        assert hash(twin) == hash(task_runner)
+        assert len({task_runner, twin, task_runner.duplicate()}) == 1
+
+    def test_a_started_runner_still_equals_its_configuration(self, task_runner: TaskRunner) -> None:
+        with task_runner.duplicate() as runner:
+            assert runner == task_runner
+            assert hash(runner) == hash(task_runner)
+
+    def test_a_runner_differs_from_one_of_another_class_with_the_same_options(
+        self, task_runner: TaskRunner
+    ) -> None:
+        subclass = type("OtherRunner", (type(task_runner),), {})
+        other = subclass(**task_runner.options)
+        assert task_runner != other
+        assert other != task_runner
+
+    def test_repr_shows_the_options_that_differ_from_the_defaults(
+        self, task_runner: TaskRunner
+    ) -> None:
+        import inspect
+
+        parameters = inspect.signature(type(task_runner)).parameters
+        shown = repr(task_runner)
+        assert shown.startswith(f"{task_runner.name}(")
+        for name, value in task_runner.options.items():
+            default = parameters[name].default if name in parameters else inspect.Parameter.empty
+            if default is inspect.Parameter.empty or not (value == default or value is default):
+                if default is None and value in ({}, [], ()):
+                    continue  # an empty collection may stand for a None default
+                assert f"{name}={value!r}" in shown
+
     def test_runner_is_usable_by_name_in_the_flow_log(
         self, task_runner: TaskRunner, caplog: pytest.LogCaptureFixture
     ) -> None:

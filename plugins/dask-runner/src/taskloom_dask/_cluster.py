@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -12,6 +14,9 @@ from taskloom.exceptions import TaskRunnerError
 from taskloom.task_runners import GUARD_HINT, main_script_lacks_guard, signals_blocked
 
 ClusterFactory = Callable[..., Any]
+
+#: How long a cluster's `adapt` coroutine may take (operator-style clusters create a resource).
+ADAPT_TIMEOUT = 60.0
 
 #: Where the default cluster listens: this machine only. A user's cluster_kwargs win.
 _LOCAL_DEFAULTS = {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:8787"}
@@ -75,17 +80,31 @@ def cluster_arguments(
 ) -> dict[str, Any]:
     """The arguments the cluster is created with: the user's, over our defaults for a
     `LocalCluster` (listen on 127.0.0.1; an in-process cluster over TCP, so its dashboard link
-    and the addresses workers report are 127.0.0.1 as well)."""
+    and the addresses workers report are 127.0.0.1 as well). A subclass gets each default only
+    where its `__init__` takes it (by name or through `**kwargs`)."""
     kwargs = dict(cluster_kwargs)
     if is_local_cluster(factory):
+        defaults: dict[str, Any] = {}
         if "ip" not in kwargs:
-            for name, value in _LOCAL_DEFAULTS.items():
-                kwargs.setdefault(name, value)
+            defaults.update(_LOCAL_DEFAULTS)
         if kwargs.get("processes", True) is False and "protocol" not in kwargs:
-            kwargs["protocol"] = "tcp://"
+            defaults["protocol"] = "tcp://"
         if debug:
-            kwargs.setdefault("silence_logs", logging.DEBUG)
+            defaults["silence_logs"] = logging.DEBUG
+        for name, value in defaults.items():
+            if name not in kwargs and _takes(factory, name):
+                kwargs[name] = value
     return kwargs
+
+
+def _takes(factory: ClusterFactory, name: str) -> bool:
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    if name in parameters:
+        return parameters[name].kind is not inspect.Parameter.POSITIONAL_ONLY
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 def uses_processes(factory: ClusterFactory, kwargs: Mapping[str, Any]) -> bool:
@@ -126,7 +145,9 @@ def create_cluster(
             raise TaskRunnerError(message) from exc
     if adapt_kwargs is not None:
         try:
-            cluster.adapt(**adapt_kwargs)
+            adapting = cluster.adapt(**adapt_kwargs)
+            if inspect.isawaitable(adapting):
+                _wait_for(cluster, adapting)
         except Exception as exc:
             close_quietly(cluster)
             raise TaskRunnerError(
@@ -134,6 +155,19 @@ def create_cluster(
                 f"failed: {type(exc).__name__}: {exc}"
             ) from exc
     return cluster
+
+
+def _wait_for(cluster: Any, awaitable: Any) -> None:
+    """Await what a cluster method returned, on the cluster's own event loop where it has one
+    (its coroutines belong there), within `ADAPT_TIMEOUT`."""
+
+    async def awaited() -> Any:
+        return await asyncio.wait_for(awaitable, ADAPT_TIMEOUT)
+
+    if callable(getattr(cluster, "sync", None)) and getattr(cluster, "loop", None) is not None:
+        cluster.sync(awaited)
+    else:
+        asyncio.run(awaited())
 
 
 def _describe(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import cloudpickle
 import distributed
 
 import taskloom
@@ -324,13 +325,18 @@ class DaskTaskRunner(TaskRunner):
         return self.duplicate()
 
     def __reduce__(self) -> tuple[Any, ...]:
+        if not self._started:
+            return (_unpickled, (self.options,))
         # A started runner travels with each task call; inside a worker it submits through the
-        # worker's own client.
-        return (_worker_side_runner, ())
-
-    def __repr__(self) -> str:
-        where = f"address={self.address!r}" if self.address else "temporary cluster"
-        return f"{self.name}({where})"
+        # worker's own client. Its options travel as bytes, each on its own: one that does not
+        # pickle (a cluster factory closing over live objects) or that a worker cannot load (a
+        # cluster class it cannot import) is left out, and that worker's runner submits just
+        # the same.
+        pickled = {}
+        for name, value in self.options.items():
+            with contextlib.suppress(Exception):
+                pickled[name] = cloudpickle.dumps(value)
+        return (_worker_side_runner, (pickled,))
 
 
 class _UpstreamNotCompletedError(Exception):
@@ -361,18 +367,28 @@ def _mapping(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value)
 
 
-_worker_runner: DaskTaskRunner | None = None
+_worker_runners: dict[DaskTaskRunner, DaskTaskRunner] = {}
 
 
-def _worker_side_runner() -> DaskTaskRunner:
-    """The runner task calls unpickled in this process submit through: one per process."""
-    global _worker_runner
-    if _worker_runner is None:
+def _unpickled(options: dict[str, Any]) -> DaskTaskRunner:
+    return DaskTaskRunner(**options)
+
+
+def _worker_side_runner(pickled_options: dict[str, bytes]) -> DaskTaskRunner:
+    """The runner task calls unpickled in this process submit through: one per process and
+    configuration."""
+    options = {}
+    for name, value in pickled_options.items():
+        with contextlib.suppress(Exception):
+            options[name] = cloudpickle.loads(value)
+    try:
+        runner = DaskTaskRunner(**options)
+    except Exception:
         runner = DaskTaskRunner()
-        runner._in_worker = True
-        runner._started = True
-        _worker_runner = runner
-    return _worker_runner
+    runner = _worker_runners.setdefault(runner, runner)
+    runner._in_worker = True
+    runner._started = True
+    return runner
 
 
 __all__ = ["DaskTaskRunner"]

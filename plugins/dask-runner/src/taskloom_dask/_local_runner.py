@@ -90,6 +90,9 @@ class LocalDaskTaskRunner(TaskRunner):
         #: runs submitted and not final yet, for cancellation
         self.unfinished: set[LocalDaskFuture] = set()
         self.calls = ThreadCalls()
+        # Set where a started runner was unpickled (see `_unpickled`): the runner nested runs
+        # go to.
+        self._threads: LocalDaskTaskRunner | None = None
 
     def duplicate(self) -> Self:
         return type(self)(self.scheduler, self.num_workers, **self.config)
@@ -121,6 +124,9 @@ class LocalDaskTaskRunner(TaskRunner):
             config_set.__exit__(None, None, None)
 
     def _cancel(self) -> None:
+        if self._threads is not None:
+            # The threads runner is the process's, shared by every call unpickled here.
+            return
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
@@ -145,6 +151,8 @@ class LocalDaskTaskRunner(TaskRunner):
         pool.shutdown(wait=bool(processes), cancel_futures=True)
 
     def _shutdown(self) -> None:
+        if self._threads is not None:
+            return
         # From here on nothing is queued (a run whose upstream finishes later is cancelled);
         # the drivers finish the batches they hold, then the pool is shut down.
         with self._lock:
@@ -187,6 +195,8 @@ class LocalDaskTaskRunner(TaskRunner):
     # -- submitting ---------------------------------------------------------------------------
 
     def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
+        if self._threads is not None:
+            return self._threads.submit(call, upstream)
         if self._closed:
             raise RuntimeError(f"{self.name} was used before it was started or after shutdown")
         key = f"{call.task_run_name}-{next(self._keys)}"
@@ -323,9 +333,7 @@ class LocalDaskTaskRunner(TaskRunner):
         return self.duplicate()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # In a worker process of the "processes" scheduler, task runs a task submits run there,
-        # on threads.
-        return (_process_side_runner, ())
+        return (_unpickled, (self.scheduler, self.num_workers, self.config, self._started))
 
 
 class _PoolBrokenError(Exception):
@@ -362,6 +370,19 @@ def _run_future(future: LocalDaskFuture) -> State | None:
 
 
 _process_runner: LocalDaskTaskRunner | None = None
+
+
+def _unpickled(
+    scheduler: str, num_workers: int | None, config: dict[str, Any], started: bool
+) -> LocalDaskTaskRunner:
+    """A pickled runner, back as itself with its options. A started one travels with task
+    calls into worker processes of the "processes" scheduler: task runs a task submits run
+    there, on threads."""
+    runner = LocalDaskTaskRunner(scheduler, num_workers, **config)
+    if started:
+        runner._threads = _process_side_runner()
+        runner._started = True
+    return runner
 
 
 def _process_side_runner() -> LocalDaskTaskRunner:

@@ -147,15 +147,19 @@ class ConcurrentTaskRunner(TaskRunner):
             future.cancel_unstarted()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # In another process (a task run handed on by a process-based runner), its copy runs
-        # nested task runs on threads of its own.
-        return (_started_copy, (self.max_workers,))
+        # In another process (a task run handed on by a process-based runner), a started
+        # runner's copy runs nested task runs on threads of its own.
+        return (_unpickled, (self.max_workers, self._started))
 
 
-_copies: dict[int, ConcurrentTaskRunner] = {}
+_copies: dict[int | None, ConcurrentTaskRunner] = {}
 
 
-def _started_copy(max_workers: int) -> ConcurrentTaskRunner:
+def _unpickled(max_workers: int, started: bool) -> ConcurrentTaskRunner:
+    return _started_copy(max_workers) if started else ConcurrentTaskRunner(max_workers)
+
+
+def _started_copy(max_workers: int | None) -> ConcurrentTaskRunner:
     """One started runner per process and size, shared by every call unpickled there."""
     runner = _copies.get(max_workers)
     if runner is None:

@@ -172,6 +172,8 @@ class ProcessPoolTaskRunner(TaskRunner):
         self._unfinished: set[ProcessFuture] = set()
         self._pickled_tasks: dict[Any, bytes] = {}
         self._pickled_flow_runs: dict[Any, bytes] = {}
+        # Set in a worker process (see `_unpickled`): the runner nested runs go to.
+        self._threads: TaskRunner | None = None
 
     def duplicate(self) -> Self:
         return type(self)(self.max_workers)
@@ -209,6 +211,9 @@ class ProcessPoolTaskRunner(TaskRunner):
         )
 
     def _cancel(self) -> None:
+        if self._threads is not None:
+            # The thread runner is the process's, shared by every call unpickled here.
+            return
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
@@ -221,6 +226,8 @@ class ProcessPoolTaskRunner(TaskRunner):
         self._release_main()
 
     def _shutdown(self) -> None:
+        if self._threads is not None:
+            return
         # From here on nothing is sent (a run whose upstream finishes later is cancelled).
         with self._lock:
             self._closed = True
@@ -235,6 +242,8 @@ class ProcessPoolTaskRunner(TaskRunner):
         self._pickled_flow_runs.clear()
 
     def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
+        if self._threads is not None:
+            return self._threads.submit(call, upstream)
         if self._closed:
             raise RuntimeError(f"{self.name} was used before it was started or after shutdown")
         future = ProcessFuture(call)
@@ -243,6 +252,8 @@ class ProcessPoolTaskRunner(TaskRunner):
         return future
 
     def submit_batch(self, calls: Sequence[TaskCall]) -> list[TaskloomFuture]:
+        if self._threads is not None:
+            return self._threads.submit_batch(calls)
         if self._closed:
             raise RuntimeError(f"{self.name} was used before it was started or after shutdown")
         try:
@@ -386,10 +397,20 @@ class ProcessPoolTaskRunner(TaskRunner):
         return flow_run
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Inside a worker process the pool is out of reach: nested task runs use threads there.
+        return (_unpickled, (self.max_workers, self._started))
+
+
+def _unpickled(max_workers: int | None, started: bool) -> ProcessPoolTaskRunner:
+    """A pickled runner, back as itself. A started one travels with task calls into worker
+    processes, where the pool is out of reach: nested task runs run there on threads, in a
+    thread runner shared by the process."""
+    runner = ProcessPoolTaskRunner(max_workers)
+    if started:
         from taskloom_local._concurrent import _started_copy
 
-        return (_started_copy, (self.max_workers,))
+        runner._threads = _started_copy(max_workers)
+        runner._started = True
+    return runner
 
 
 #: What every worker process runs: imported once, by the fork server, before it forks any.

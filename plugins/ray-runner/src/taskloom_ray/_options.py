@@ -9,6 +9,9 @@ from typing import Any
 
 # Options the runner sets itself: a task run always returns its (marker, value) pair.
 _RESERVED = frozenset({"num_returns"})
+#: Options Ray takes only in `ray.remote(...)`, never in `.options()`: a remote function is
+#: built with them (see `split_options`).
+REMOTE_ONLY = frozenset({"max_calls"})
 
 _current: ContextVar[dict[str, Any] | None] = ContextVar("taskloom_ray_options", default=None)
 
@@ -31,7 +34,8 @@ def remote_options(
     `num_cpus`, `num_gpus`, `memory` (bytes) and `resources` say what each run reserves on a
     Ray node; `max_retries` lets Ray run a task again when its worker process dies (the default
     is 0: the run ends `Crashed`). Any other keyword is passed to Ray's `.options()` as given
-    (`scheduling_strategy=...`, `runtime_env=...`). Blocks nest: an inner block overrides the
+    (`scheduling_strategy=...`, `runtime_env=...`); those Ray takes only in `ray.remote(...)`
+    (`max_calls`) build a remote function of their own. Blocks nest: an inner block overrides the
     options it names and keeps the others. The options are read when a run is submitted, in
     the thread that submits it.
     """
@@ -60,3 +64,13 @@ def remote_options(
 def current_options() -> dict[str, Any] | None:
     """The options of the innermost `remote_options` block, or None outside any."""
     return _current.get()
+
+
+def split_options(
+    options: Mapping[str, Any] | None,
+) -> tuple[tuple[tuple[str, Any], ...], dict[str, Any]]:
+    """`options` as (the `ray.remote`-only ones, sorted into a key; the `.options()` ones)."""
+    if not options:
+        return (), {}
+    remote_only = tuple(sorted((k, v) for k, v in options.items() if k in REMOTE_ONLY))
+    return remote_only, {k: v for k, v in options.items() if k not in REMOTE_ONLY}

@@ -42,8 +42,10 @@ BatchFields = tuple[bytes, list[CallFields]]
 
 _lock = threading.Lock()
 # Remote functions made for an earlier connection (a Ray Client one, say) are not reused.
-_functions: weakref.WeakKeyDictionary[Task[..., Any], tuple[int, Any]] = weakref.WeakKeyDictionary()
-_batch_functions: weakref.WeakKeyDictionary[Task[..., Any], tuple[int, Any]] = (
+_functions: weakref.WeakKeyDictionary[Task[..., Any], dict[Any, tuple[int, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+_batch_functions: weakref.WeakKeyDictionary[Task[..., Any], dict[Any, tuple[int, Any]]] = (
     weakref.WeakKeyDictionary()
 )
 _element: tuple[int, Any] | None = None
@@ -63,30 +65,37 @@ class WorkerCall(TaskCall):
     logs_final_state = False
 
 
-def remote_function(task: Task[..., Any]) -> Any:
-    """The Ray remote function that runs `task`, made once per task and connection."""
-    return _cached(_functions, task, _make_remote_function)
+#: Options for `ray.remote(...)` (see `_options.REMOTE_ONLY`), as `split_options` keys them.
+RemoteOnly = tuple[tuple[str, Any], ...]
 
 
-def batch_function(task: Task[..., Any]) -> Any:
+def remote_function(task: Task[..., Any], remote_only: RemoteOnly = ()) -> Any:
+    """The Ray remote function that runs `task`, made once per task, connection and set of
+    `ray.remote`-only options."""
+    return _cached(_functions, task, remote_only, _make_remote_function)
+
+
+def batch_function(task: Task[..., Any], remote_only: RemoteOnly = ()) -> Any:
     """The Ray remote function that runs a batch of calls of `task` (see `run_batch`)."""
-    return _cached(_batch_functions, task, _make_batch_function)
+    return _cached(_batch_functions, task, remote_only, _make_batch_function)
 
 
 def _cached(
-    functions: weakref.WeakKeyDictionary[Task[..., Any], tuple[int, Any]],
+    functions: weakref.WeakKeyDictionary[Task[..., Any], dict[RemoteOnly, tuple[int, Any]]],
     task: Task[..., Any],
+    remote_only: RemoteOnly,
     make: Any,
 ) -> Any:
     generation = _session.generation
-    entry = functions.get(task)
+    entry = functions.get(task, {}).get(remote_only)
     if entry is not None and entry[0] == generation:
         return entry[1]
     with _lock:
-        entry = functions.get(task)
+        made = functions.setdefault(task, {})
+        entry = made.get(remote_only)
         if entry is None or entry[0] != generation:
-            entry = (generation, make(task))
-            functions[task] = entry
+            entry = (generation, make(task, dict(remote_only)))
+            made[remote_only] = entry
     return entry[1]
 
 
@@ -109,7 +118,7 @@ def element_function() -> Any:
     return _element[1]
 
 
-def _make_remote_function(task: Task[..., Any]) -> Any:
+def _make_remote_function(task: Task[..., Any], remote_only: dict[str, Any]) -> Any:
     import ray
 
     def run(fields: RemoteFields | bytes, *upstream: Any) -> tuple[bool, Any]:
@@ -126,10 +135,10 @@ def _make_remote_function(task: Task[..., Any]) -> Any:
     run.__name__ = run.__qualname__ = task.name
     # Ray may not run a task again after its worker died unless `remote_options` say so: the
     # run then ends `Crashed`, as it would on any runner.
-    return ray.remote(num_returns=2, max_retries=0)(run)
+    return ray.remote(num_returns=2, max_retries=0, **remote_only)(run)
 
 
-def _make_batch_function(task: Task[..., Any]) -> Any:
+def _make_batch_function(task: Task[..., Any], remote_only: dict[str, Any]) -> Any:
     import ray
 
     def run(fields: BatchFields) -> list[Any]:
@@ -138,7 +147,7 @@ def _make_batch_function(task: Task[..., Any]) -> Any:
         return run_batch([WorkerCall.from_fields(task, call, handle) for call in calls])
 
     run.__name__ = run.__qualname__ = f"{task.name}-batch"
-    return ray.remote(max_retries=0)(run)
+    return ray.remote(max_retries=0, **remote_only)(run)
 
 
 def batch_fields(calls: Sequence[TaskCall], flow_run: bytes) -> BatchFields:

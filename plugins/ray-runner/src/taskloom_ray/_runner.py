@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.states import Failed
 from taskloom.task_runners import TaskCall, TaskRunner, dumps_flow_run
 from taskloom_ray import _session
-from taskloom_ray._options import current_options
+from taskloom_ray._options import current_options, split_options
 
 if TYPE_CHECKING:
     from typing import Self
@@ -110,7 +110,7 @@ class RayTaskRunner(TaskRunner):
             if not state.is_completed():
                 return FinishedFuture(call, call.finish(call.not_ready(future.task_run_name)))
             arguments.append(state.data if index < n_data else COMPLETED)
-        function = _with_options(remote_function(call.task))
+        function = _with_options(remote_function, call.task)
         try:
             marker, value = function.remote(call_fields(call, self._handle(call)), *arguments)
         except Exception as exc:  # an argument Ray cannot serialize, most often
@@ -131,7 +131,7 @@ class RayTaskRunner(TaskRunner):
         from taskloom_ray._batch_future import RayBatch, RayBatchFuture
         from taskloom_ray._remote import batch_fields, batch_function
 
-        function = _with_options(batch_function(calls[0].task))
+        function = _with_options(batch_function, calls[0].task)
         try:
             ref = function.remote(batch_fields(calls, self._handle(calls[0])))
         except Exception:
@@ -161,16 +161,18 @@ class RayTaskRunner(TaskRunner):
         return handle[1]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Unpickled in a Ray worker, a runner submits to the Ray that worker belongs to.
+        if not self._started:
+            return (RayTaskRunner, (self.address, self.init_kwargs))
+        # Unpickled in a Ray worker, a started runner submits to the Ray that worker belongs to.
         return (_attached_runner, (self.address, self.init_kwargs))
 
-    def __repr__(self) -> str:
-        return f"{self.name}(address={self.address!r})"
 
-
-def _with_options(function: Any) -> Any:
-    """`function` with the Ray options of the `remote_options` block around the submission."""
-    options = current_options()
+def _with_options(make: Callable[..., Any], task: Any) -> Any:
+    """The remote function `make` gives for `task`, with the Ray options of the
+    `remote_options` block around the submission: those Ray takes only in `ray.remote(...)`
+    build the function, the others go to `.options()`."""
+    remote_only, options = split_options(current_options())
+    function = make(task, remote_only)
     return function.options(**options) if options else function
 
 

@@ -1,7 +1,8 @@
 """The process's Ray: importing it, starting a local instance on loopback, connecting to one.
 
 Ray allows one connection per process, so the runners of a process share it: the first runner
-that needs Ray starts (or connects) it, later runners (subflows, flows in other threads) join,
+that needs Ray starts (or connects) it, later runners (subflows, flows in other threads) join
+(one given no address joins whatever Ray that is; one given another address is refused),
 and the last one to leave shuts down what runners started. A Ray the application initialised
 itself is used as it is and never shut down.
 
@@ -93,7 +94,9 @@ def join(address: str | None, init_kwargs: Mapping[str, Any]) -> bool:
     with _lock:
         session = _session
         if session is not None and ray.is_initialized():
-            if session.address != address:
+            # A runner given no address (a subflow's `RayTaskRunner()`) runs on the Ray the
+            # process's runners are on, a cluster they connected to included.
+            if address is not None and session.address != address:
                 running = session.address or "a local Ray instance"
                 raise TaskRunnerError(
                     f"This process is already connected to {running}; a RayTaskRunner for "
