@@ -83,3 +83,11 @@ def test_every_public_name_is_importable() -> None:
 
 def test_version_is_0_1_0() -> None:
     assert taskloom.__version__ == "0.1.0"
+
+
+def test_the_testing_extra_brings_what_the_runner_kit_needs() -> None:
+    from importlib.metadata import requires
+
+    testing = [r for r in requires("taskloom") or [] if 'extra == "testing"' in r]
+    assert any(r.startswith("pytest>=") for r in testing), testing
+    assert any(r.startswith("pytest-timeout") for r in testing), testing

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from taskloom import flow, get_run_logger, task
+from taskloom._logging import level_setting
 from taskloom.exceptions import MissingContextError
 from taskloom.testing import InlineTaskRunner
 
@@ -219,3 +220,20 @@ def test_handler_attached_before_the_first_flow_run_gets_the_lines(
         timeout=60,
     )
     assert done.stdout == "Beginning flow run  4\n", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "level"),
+    [("10", 10), ("debug", 10), ("Warning", 30), ("warn", 30), (" ERROR ", 40), ("", 20)],
+)
+def test_the_logging_level_takes_names_in_any_case_and_numbers(value: str, level: int) -> None:
+    assert level_setting({"TASKLOOM_LOGGING_LEVEL": value}) == level
+
+
+def test_an_unset_logging_level_is_info() -> None:
+    assert level_setting({}) == logging.INFO
+
+
+def test_a_bad_logging_level_is_an_error_naming_the_variable_and_the_accepted_values() -> None:
+    with pytest.raises(ValueError, match=r"TASKLOOM_LOGGING_LEVEL='LOUD'.*DEBUG, INFO.*number"):
+        level_setting({"TASKLOOM_LOGGING_LEVEL": "LOUD"})

@@ -74,6 +74,16 @@ def test_environment_variable_takes_names_too(
     assert type(from_environment.task_runner).__name__ == "SequentialTaskRunner"
 
 
+def test_a_bad_environment_variable_is_an_error_naming_the_variable(
+    fake_runners, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TASKLOOM_TASK_RUNNER", "nosuch")
+    with pytest.raises(
+        UnknownTaskRunnerError, match=r"^TASKLOOM_TASK_RUNNER='nosuch': .*Installed"
+    ):
+        resolve_task_runner(None)
+
+
 def test_default_is_the_concurrent_runner(fake_runners) -> None:
     @flow
     def default() -> None:

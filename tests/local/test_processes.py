@@ -312,3 +312,31 @@ def test_processes_runners_of_one_size_are_equal_and_of_two_sizes_differ() -> No
     assert ProcessPoolTaskRunner(max_workers=2) == ProcessPoolTaskRunner(max_workers=2)
     assert ProcessPoolTaskRunner(max_workers=2) != ProcessPoolTaskRunner(max_workers=3)
     assert repr(ProcessPoolTaskRunner(max_workers=2)) == "ProcessPoolTaskRunner(max_workers=2)"
+
+
+def test_a_result_that_cannot_travel_back_is_logged_as_the_failure_it_becomes(
+    run_script,
+) -> None:
+    done = run_script(
+        """
+        import threading
+        from taskloom import flow, task
+        from taskloom_local import ProcessPoolTaskRunner
+
+        @task
+        def lock():
+            return threading.Lock()
+
+        @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+        def locks():
+            return lock.submit().wait().type.value
+
+        if __name__ == "__main__":
+            print(locks())
+        """
+    )
+    assert (done.returncode, done.stdout) == (0, "FAILED\n"), done.stderr
+    finished = [line for line in done.stderr.splitlines() if "finished in state" in line]
+    assert "Task run 'lock-" in finished[0]
+    assert "finished in state Failed(" in finished[0]
+    assert "cannot be sent back" in finished[0]

@@ -196,6 +196,29 @@ def log_info(msg: str, *args: Any) -> None:
         logger.handle(_Record(msg, args))
 
 
+LEVEL_VARIABLE = "TASKLOOM_LOGGING_LEVEL"
+_LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def level_setting(environ: Any = os.environ) -> int:
+    """The level `TASKLOOM_LOGGING_LEVEL` names (default INFO): a level name in any case
+    (`debug`, `Warning`; also `WARN` and `FATAL`) or a number (`10`). Anything else is a
+    `ValueError` naming the variable and what it takes."""
+    raw = environ.get(LEVEL_VARIABLE)
+    if raw is None or not raw.strip():
+        return logging.INFO
+    value = raw.strip()
+    if value.isdigit():
+        return int(value)
+    level = logging.getLevelName(value.upper())
+    if isinstance(level, int):
+        return level
+    raise ValueError(
+        f"{LEVEL_VARIABLE}={raw!r} is not a log level; use a name ({', '.join(_LEVEL_NAMES)}, "
+        "in any case) or a number (10 for DEBUG, 20 for INFO, ...)"
+    )
+
+
 def ensure_console_logging() -> None:
     """Give the `taskloom` logger its console handler, once per process, unless configured.
 
@@ -205,16 +228,17 @@ def ensure_console_logging() -> None:
     global _configured, _console
     if _configured:
         return
+    level = level_setting()  # a bad value fails every flow run, not only the first
     _configured = True
     if logger.handlers:
         # The application's handlers get the run lines too, unless it chose a level itself
         # (left unset, the logger would inherit the root logger's WARNING and drop them).
         if logger.level == logging.NOTSET:
-            logger.setLevel(os.environ.get("TASKLOOM_LOGGING_LEVEL", "INFO").upper())
+            logger.setLevel(level)
         return
     handler = _console = ConsoleHandler(sys.stderr)
     logger.addHandler(handler)
-    logger.setLevel(os.environ.get("TASKLOOM_LOGGING_LEVEL", "INFO").upper())
+    logger.setLevel(level)
     logger.propagate = False
 
 

@@ -140,7 +140,16 @@ def resolve_task_runner(spec: Any) -> TaskRunner:
     from taskloom._toolkit.runner import TaskRunner
 
     if spec is None:
-        spec = os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT
+        from_environment = os.environ.get(ENVIRONMENT_VARIABLE)
+        if not from_environment:
+            spec = DEFAULT
+        else:
+            try:
+                return _resolve_string(from_environment.strip())
+            except Exception as exc:
+                # Say where the bad value came from: nothing in the user's code names it.
+                exc.args = (f"{ENVIRONMENT_VARIABLE}={from_environment!r}: {exc}", *exc.args[1:])
+                raise
     if isinstance(spec, TaskRunner):
         return spec
     if isinstance(spec, type) and issubclass(spec, TaskRunner):

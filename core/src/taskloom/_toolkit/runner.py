@@ -35,7 +35,9 @@ class TaskRunner(abc.ABC):
     It must start the call once all of them are final, passing their final states in the same
     order: `call.run(states)` (or `await call.run_async(states)` for `call.is_async`) does the
     rest (retries, timeouts, logging, the `NotReady` rule) and returns the run's final state.
-    Engines that hand results between workers themselves use `call.run_values(values)`.
+    Engines that hand results between workers themselves (Dask, Ray) use
+    `call.run_for_engine(*values)`, which returns the bare result or raises
+    `TaskRunFailure`, with `call.state_from_error(exc)` to read a state back.
 
     `start` and `shutdown` are idempotent and the runner is a context manager around them.
 

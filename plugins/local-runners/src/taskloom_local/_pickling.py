@@ -49,6 +49,21 @@ def dumps_plain_fields(call: TaskCall, states: list[Any]) -> bytes | None:
     return pickle.dumps(call.fields(), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+class WorkerCall(TaskCall):
+    """A task call as it runs in a worker process: it logs how it finished only once its state
+    is pickled for the flow's process (`_dumps_state`), so a result that cannot travel back is
+    logged as the `Failed` it becomes, not as the `Completed` it was in the worker."""
+
+    __slots__ = ()
+
+    logs_final_state = False
+
+
+def _in_worker(call: TaskCall) -> TaskCall:
+    call.__class__ = WorkerCall  # same slots: only `logs_final_state` differs
+    return call
+
+
 # In a worker process: tasks already unpickled, by their pickled bytes.
 _tasks: dict[bytes, Any] = {}
 
@@ -70,12 +85,13 @@ def _loads_call(task: bytes, payload: bytes) -> Any:
 
 def _plain_call(task: Any, flow_run: Any, fields: bytes) -> TaskCall:
     """The call `dumps_plain_fields` pickled, with its task and flow run unpickled."""
-    return TaskCall.from_fields(task, pickle.loads(fields), flow_run)
+    return WorkerCall.from_fields(task, pickle.loads(fields), flow_run)
 
 
 def run_pickled(task: bytes, payload: bytes) -> bytes:
     """Run a pickled call in this worker process; return its pickled final state."""
     call, states = _loads_call(task, payload)
+    call = _in_worker(call)
     return _dumps_state(call, call.run(states))
 
 
@@ -88,7 +104,7 @@ def run_plain_fields(task: bytes, flow_run: bytes, fields: bytes) -> bytes:
 def run_pickled_batch(task: bytes, payload: bytes) -> list[bytes]:
     """Run the pickled calls of a batch one after another; return their pickled states."""
     calls, _ = _loads_call(task, payload)
-    return [_dumps_state(call, call.run()) for call in calls]
+    return [_dumps_state(call, call.run()) for call in map(_in_worker, calls)]
 
 
 def run_plain_batch(task: bytes, flow_run: bytes, batch: list[bytes]) -> bytes | list[bytes]:
@@ -98,22 +114,28 @@ def run_plain_batch(task: bytes, flow_run: bytes, batch: list[bytes]) -> bytes |
     calls = [_plain_call(loaded, handle, fields) for fields in batch]
     states = [call.run() for call in calls]
     if all(type(state.data) in PLAIN_TYPES for state in states):
+        for call, state in zip(calls, states, strict=True):
+            call.log_final(state)
         return pickle.dumps(states, protocol=pickle.HIGHEST_PROTOCOL)
     return [_dumps_state(call, state) for call, state in zip(calls, states, strict=True)]
 
 
 def _dumps_state(call: TaskCall, state: State) -> bytes:
+    """`state` pickled for the flow's process, or the `Failed` state saying why it cannot be;
+    logged as the state that travels."""
     if type(state.data) in PLAIN_TYPES:
+        call.log_final(state)
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     try:
-        return cloudpickle.dumps(state)  # type: ignore[no-any-return]
+        pickled: bytes = cloudpickle.dumps(state)
     except Exception as exc:
-        return cloudpickle.dumps(  # type: ignore[no-any-return]
-            Failed(
-                f"Task run {call.task_run_name!r} returned a value that cannot be sent back to "
-                f"the flow's process: {type(exc).__name__}: {exc}"
-            )
+        state = Failed(
+            f"Task run {call.task_run_name!r} returned a value that cannot be sent back to "
+            f"the flow's process: {type(exc).__name__}: {exc}"
         )
+        pickled = cloudpickle.dumps(state)
+    call.log_final(state)
+    return pickled
 
 
 def describe_unpicklable(call: TaskCall, exc: Exception) -> str:
