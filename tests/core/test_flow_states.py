@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from taskloom import flow, task
+from taskloom.exceptions import UpstreamTaskError
 from taskloom.states import Completed, Failed, State, StateType
 from taskloom.testing import InlineTaskRunner
 
@@ -266,3 +269,70 @@ def test_return_state_does_not_raise_for_a_failed_flow() -> None:
         raise ValueError("kept in the state")
 
     assert raises(return_state=True).is_failed()
+
+
+@task
+def fails_with(value: int) -> int:
+    raise ValueError(f"bad {value}")
+
+
+def raised_by(fn: object) -> BaseException:
+    with pytest.raises((ValueError, UpstreamTaskError)) as caught:
+        fn()  # type: ignore[operator]
+    return caught.value
+
+
+def test_an_upstream_failure_is_the_cause_of_the_flows_exception() -> None:
+    @flow(task_runner=InlineTaskRunner())
+    def downstream() -> int:
+        return add(fails_with.submit(1), 1)
+
+    error = raised_by(downstream)
+    assert type(error).__name__ == "UpstreamTaskError"
+    assert repr(error.__cause__) == "ValueError('bad 1')"
+
+
+def test_the_flows_exception_names_the_first_task_run_that_failed() -> None:
+    @flow(task_runner=InlineTaskRunner())
+    def downstream() -> int:
+        return add(fails_with.submit(1), 1)
+
+    notes = raised_by(downstream).__notes__
+    assert len(notes) == 1
+    assert re.fullmatch(
+        r"The first task run that failed: 'fails_with-\w+-0' \(ValueError: bad 1\)\.", notes[0]
+    )
+
+
+def test_a_task_error_raised_by_the_flow_says_which_run_raised_it() -> None:
+    @flow(task_runner=InlineTaskRunner())
+    def returns_failures() -> None:
+        fails_with.submit(1)
+        fails_with.submit(2)
+
+    error = raised_by(returns_failures)
+    assert repr(error) == "ValueError('bad 1')"
+    assert re.fullmatch(
+        r"Raised by task run 'fails_with-\w+-0'\. "
+        r"Failed task runs: 'fails_with-\w+-0', 'fails_with-\w+-1'\.",
+        error.__notes__[0],
+    )
+
+
+def test_the_failed_task_runs_are_listed_ten_then_counted() -> None:
+    @flow(task_runner=InlineTaskRunner())
+    def many_failures() -> None:
+        fails_with.map(range(13))
+
+    note = raised_by(many_failures).__notes__[0]
+    listed = re.findall(r"'fails_with-\w+-(\d+)'", note.split("Failed task runs: ")[1])
+    assert listed == [str(i) for i in range(10)]
+    assert note.endswith(" and 3 more.")
+
+
+def test_the_flow_states_message_keeps_the_contracts_words() -> None:
+    @flow(task_runner=InlineTaskRunner())
+    def many_failures() -> None:
+        fails_with.map(range(3))
+
+    assert many_failures(return_state=True).message == "3/3 states failed."

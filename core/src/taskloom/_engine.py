@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from taskloom import _signals
 from taskloom._async import CallTimeout, call_in_thread
 from taskloom._context import current_run, starting_run
+from taskloom._failures import explain_failure
 from taskloom._flow_run import FlowRun
 from taskloom._logging import ensure_console_logging, logger
 from taskloom._plugins import get_plugin_manager
@@ -105,6 +106,8 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
             logger.info("Shutting down %s...", run.runner_label)
             _shut_down(run, interrupt, top_level=parent_run is None)
     if interrupt is None:
+        if not state.is_completed():
+            explain_failure(state, run.futures)
         state = _handled(flow, run, state)
     logger.info("%s run %r finished in state %r", kind.capitalize(), run.name, state)
     if run.parent is not None:
