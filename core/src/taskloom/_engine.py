@@ -105,6 +105,10 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
         finally:
             logger.info("Shutting down %s...", run.runner_label)
             _shut_down(run, interrupt, top_level=parent_run is None)
+    if run._summaries:
+        from taskloom._map_summary import wait_for_lines
+
+        wait_for_lines(run._summaries)
     if interrupt is None:
         if not state.is_completed():
             explain_failure(state, run.futures)

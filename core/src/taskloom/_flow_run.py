@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from taskloom._logging import summarizes_maps
 from taskloom._names import flow_run_name
 from taskloom._submitter import CONTAINERS, Submitter
 from taskloom.futures import TaskloomFuture
@@ -40,6 +41,7 @@ class FlowRun(Submitter):
         self.parent = parent
         self.info = FlowRunInfo(self.name, flow.name, runner, parent.info if parent else None)
         self.futures: list[TaskloomFuture] = []
+        self.summarizes = summarizes_maps()
         self.subflow_states: list[State] = []
         self.hook = plugins.hook
         self._wrapped = _runner_hooks_wrapped(plugins)

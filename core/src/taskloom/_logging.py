@@ -219,6 +219,25 @@ def level_setting(environ: Any = os.environ) -> int:
     )
 
 
+TASK_RUN_LINES_VARIABLE = "TASKLOOM_TASK_RUN_LOGS"
+
+
+def summarizes_maps(environ: Any = os.environ) -> bool:
+    """Whether `TASKLOOM_TASK_RUN_LOGS` asks for `summary` (each task run's lines at DEBUG, one
+    INFO line per map when it has finished) rather than `each` (the default: the seeds' lines
+    for every task run). Any case; anything else is a `ValueError` naming the variable."""
+    value = environ.get(TASK_RUN_LINES_VARIABLE, "each").strip().lower()
+    if value in ("each", ""):
+        return False
+    if value == "summary":
+        return True
+    raise ValueError(
+        f"{TASK_RUN_LINES_VARIABLE}={environ[TASK_RUN_LINES_VARIABLE]!r} is not a setting; use "
+        "each (the default: a submitted and a finished line per task run) or summary (those "
+        "at DEBUG, and one line per map when it has finished)"
+    )
+
+
 def ensure_console_logging() -> None:
     """Give the `taskloom` logger its console handler, once per process, unless configured.
 

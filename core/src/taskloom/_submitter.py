@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,9 @@ class Submitter:
     #: how log lines call the runner: "executor" for a flow given `executor=` (the older
     #: vocabulary), else "task runner"
     runner_word = "task runner"
+    #: whether task runs' own lines go to DEBUG and each map logs one summary line instead
+    #: (`TASKLOOM_TASK_RUN_LOGS=summary`); read by the flow run, carried to its workers
+    summarizes = False
 
     def __init__(self, name: str, flow_name: str, runner: TaskRunner, id: str = "") -> None:
         self.name = name
@@ -37,6 +41,8 @@ class Submitter:
         #: what a task run's code reaches as `current_run.get().flow_run`
         self.flow_run = self
         self._counters: dict[str, Iterator[int]] = {}
+        #: the maps whose summary lines are still to come (`summarizes`)
+        self._summaries: list[Any] = []
         self._notify_submitted: Callable[[TaskCall], None] | None = None
         self._submit: Callable[[TaskCall, Sequence[TaskloomFuture]], TaskloomFuture] = runner.submit
         self._submit_batch: Callable[[Sequence[TaskCall]], list[TaskloomFuture]] = (
@@ -61,13 +67,18 @@ class Submitter:
     ) -> TaskloomFutureList:
         """One run per `(args, kwargs)` of `runs`; those that wait for no run go to the runner
         `batch_size` at a time when it is over 1 (`"auto"`: see `auto_batch_size`)."""
+        start = time.perf_counter()
         size = _batch_size(batch_size, len(runs), self.runner)
         if size <= 1 or wait_for is not None:
-            return TaskloomFutureList(
-                [
-                    self._submit_prepared(*self._prepare(task, a, k, wait_for, index))
-                    for index, (a, k) in enumerate(runs)
-                ]
+            return self._mapped(
+                task,
+                start,
+                TaskloomFutureList(
+                    [
+                        self._submit_prepared(*self._prepare(task, a, k, wait_for, index))
+                        for index, (a, k) in enumerate(runs)
+                    ]
+                ),
             )
         futures: list[TaskloomFuture | None] = [None] * len(runs)
         batch: list[TaskCall] = []
@@ -86,7 +97,16 @@ class Submitter:
                 batch, places = [], []
         if batch:
             self._send_batch(batch, places, futures)
-        return TaskloomFutureList(futures)  # type: ignore[arg-type]
+        return self._mapped(task, start, TaskloomFutureList(futures))  # type: ignore[arg-type]
+
+    def _mapped(
+        self, task: Task[..., Any], start: float, futures: TaskloomFutureList
+    ) -> TaskloomFutureList:
+        if self.summarizes and futures:
+            from taskloom._map_summary import MapSummary
+
+            self._summaries.append(MapSummary(task.name, futures, start))
+        return futures
 
     def _send_batch(
         self, calls: list[TaskCall], places: list[int], futures: list[TaskloomFuture | None]
@@ -124,7 +144,10 @@ class Submitter:
         call = TaskCall(task, name, args, kwargs, names, n_data, self, map_index)
         if self._notify_submitted is not None:
             self._notify_submitted(call)
-        log_info("Submitting task run %r to %s...", name, self.runner_word)
+        if self.summarizes:
+            logger.debug("Submitting task run %r to %s...", name, self.runner_word)
+        else:
+            log_info("Submitting task run %r to %s...", name, self.runner_word)
         return call, upstream, blocked[0] if blocked else None
 
     def _submit_prepared(
@@ -179,7 +202,9 @@ class Submitter:
 
     def remote(self) -> RemoteFlowRun:
         """The handle a task call carries into another process."""
-        return RemoteFlowRun(self.name, self.flow_name, self.runner, self.id)
+        handle = RemoteFlowRun(self.name, self.flow_name, self.runner, self.id)
+        handle.summarizes = self.summarizes
+        return handle
 
     def run_logger(self) -> RunLogger:
         return RunLogger(
@@ -220,7 +245,10 @@ class RemoteFlowRun(Submitter):
     """
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (RemoteFlowRun, (self.name, self.flow_name, self.runner, self.id))
+        return (
+            _remote_flow_run,
+            (self.name, self.flow_name, self.runner, self.id, self.summarizes),
+        )
 
     def _name_run(self, task: Task[..., Any]) -> str:
         caller = current_run.get()
@@ -235,3 +263,11 @@ class RemoteFlowRun(Submitter):
 
     def remote(self) -> RemoteFlowRun:
         return self
+
+
+def _remote_flow_run(
+    name: str, flow_name: str, runner: TaskRunner, id: str, summarizes: bool
+) -> RemoteFlowRun:
+    handle = RemoteFlowRun(name, flow_name, runner, id)
+    handle.summarizes = summarizes
+    return handle

@@ -177,7 +177,7 @@ class TaskCall:
         cancelled run is logged at DEBUG only: a cancelled flow run would otherwise print a
         line for every run it never started.
         """
-        if state.type is _CANCELLED:
+        if state.type is _CANCELLED or self.flow_run.summarizes:
             logger.debug("Task run %r finished in state %r", self.task_run_name, state)
         else:
             log_info("Task run %r finished in state %r", self.task_run_name, state)
