@@ -172,8 +172,11 @@ def _shut_down(run: FlowRun, interrupt: BaseException | None, top_level: bool) -
     except Exception as exc:  # never hide the run's own outcome behind a shutdown error
         logger.error("Task runner `%s` failed to shut down: %s", run.runner.name, exc)
     finally:
-        if hint is not None:
-            hint.cancel()
+        try:
+            run.shutdown_lanes(cancel=interrupt is not None)
+        finally:
+            if hint is not None:
+                hint.cancel()
 
 
 def _interrupted(exc: BaseException) -> State:

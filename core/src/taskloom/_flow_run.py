@@ -3,11 +3,12 @@ its task runs and subflow runs, and its final state from what the flow function 
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from taskloom._logging import summarizes_maps
+from taskloom._logging import logger, summarizes_maps
 from taskloom._names import flow_run_name
 from taskloom._submitter import CONTAINERS, Submitter
 from taskloom.futures import TaskloomFuture
@@ -41,6 +42,10 @@ class FlowRun(Submitter):
         self.parent = parent
         self.info = FlowRunInfo(self.name, flow.name, runner, parent.info if parent else None)
         self.futures: list[TaskloomFuture] = []
+        #: runners of tasks that name their own, in the order they started
+        self.lanes: list[RunnerLane] = []
+        self._lanes_by_spec: dict[Any, Submitter] = {}
+        self._lanes_lock = threading.Lock()
         self.summarizes = summarizes_maps()
         self.subflow_states: list[State] = []
         self.hook = plugins.hook
@@ -56,6 +61,44 @@ class FlowRun(Submitter):
         if self.hook.taskloom_task_run_submitted.get_hookimpls():
             self._notify_submitted = self._hook_submitted
         self._notify_future = bool(self.hook.taskloom_task_run_future.get_hookimpls())
+
+    # -- runners of tasks that name their own ---------------------------------------------------
+
+    def lane_for(self, spec: Any) -> Submitter:
+        """The submitter for runs of a task whose `task_runner` is `spec`: this flow run for
+        None or a runner configured as this one's; else a lane of this flow run on a runner of
+        its own, started on first use and shut down with the flow run (`shutdown_lanes`)."""
+        if spec is None:
+            return self
+        lane = self._lanes_by_spec.get(_spec_key(spec))
+        if lane is not None:
+            return lane
+        with self._lanes_lock:
+            lane = self._lanes_by_spec.get(_spec_key(spec))
+            if lane is None:
+                from taskloom._registry import resolve_task_runner
+
+                runner = resolve_task_runner(spec)
+                if runner == self.runner:
+                    lane = self
+                else:
+                    lane = next((ln for ln in self.lanes if ln.runner == runner), None)
+                    if lane is None:
+                        lane = RunnerLane(self, runner.duplicate())
+                        self.lanes.append(lane)
+                self._lanes_by_spec[_spec_key(spec)] = lane
+        return lane
+
+    def shutdown_lanes(self, cancel: bool) -> None:
+        """Shut the lanes' runners down (cancelling their work first when `cancel`)."""
+        for lane in reversed(self.lanes):
+            try:
+                if cancel:
+                    lane.runner.cancel()
+                logger.info("Shutting down %s...", lane.runner_label)
+                lane.runner.shutdown()
+            except Exception as exc:  # the others still shut down
+                logger.error("Task runner `%s` failed to shut down: %s", lane.runner.name, exc)
 
     # -- the runner, through the hooks when a plugin wraps them -------------------------------
 
@@ -187,3 +230,32 @@ def _runner_hooks_wrapped(plugins: pluggy.PluginManager) -> bool:
             hook.taskloom_runner_shutdown,
         )
     )
+
+
+def _spec_key(spec: Any) -> Any:
+    # Runner instances compare by configuration but may be mutable: keyed by identity.
+    return spec if isinstance(spec, (str, type)) else id(spec)
+
+
+class RunnerLane(Submitter):
+    """The runs of a flow run that go to another runner than the flow's: tasks whose
+    `task_runner` names one. Named, logged and counted as the flow run's own runs; their
+    futures feed tasks on any runner of the flow run (by value across runners)."""
+
+    def __init__(self, flow_run: FlowRun, runner: TaskRunner) -> None:
+        super().__init__(flow_run.name, flow_run.flow_name, runner, flow_run.id)
+        self.parent_run = flow_run
+        self.runner_word = flow_run.runner_word
+        self.summarizes = flow_run.summarizes
+        self._counters = flow_run._counters  # one numbering of each task's runs per flow run
+        self._summaries = flow_run._summaries
+        self._notify_submitted = flow_run._notify_submitted
+        logger.info("Starting %s...", self.runner_label)
+        runner.start()
+
+    @property
+    def runner_label(self) -> str:
+        return f"{self.runner_word} `{self.runner.name}`"
+
+    def _track(self, future: TaskloomFuture) -> None:
+        self.parent_run._track(future)

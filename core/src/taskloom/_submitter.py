@@ -49,6 +49,12 @@ class Submitter:
             runner.submit_batch
         )
 
+    def lane_for(self, spec: Any) -> Submitter:
+        """Where runs of a task whose `task_runner` is `spec` go: here for None. A flow run
+        starts another runner for them (`FlowRun.lane_for`); a handle in a worker process sends
+        them to its own runner."""
+        return self
+
     def submit(
         self,
         task: Task[..., Any],

@@ -53,6 +53,7 @@ class Task(Generic[P, R]):
         retry_delay_seconds: float = 0,
         timeout_seconds: float | None = None,
         state_handlers: Iterable[StateHandler] | None = None,
+        task_runner: Any = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task needs a function; got {fn!r}")
@@ -68,6 +69,9 @@ class Task(Generic[P, R]):
         )
         #: `fn(task, old_state, new_state)` called as the run starts and ends (see `TaskCall`)
         self.state_handlers = check_state_handlers(state_handlers)
+        #: where this task's runs go instead of the flow's runner (a runner, class, name or
+        #: address, as `@flow(task_runner=...)` takes); None for the flow's own
+        self.task_runner = _check_task_runner(task_runner)
         self.is_async = is_async_function(fn)
         self.key = task_key(getattr(fn, "__module__", "") or "", fn.__qualname__)
         functools.update_wrapper(self, fn)
@@ -78,7 +82,7 @@ class Task(Generic[P, R]):
             if building.get() is not None:  # inside `with Flow(...)`: a node of its graph
                 return record(self, args, kwargs, mapped=False)  # type: ignore[return-value]
             return self.fn(*args, **kwargs)
-        future = run.flow_run.submit(self, args, kwargs, None)
+        future = run.flow_run.lane_for(self.task_runner).submit(self, args, kwargs, None)
         if self.is_async and in_event_loop():
             return await_result(future)  # type: ignore[return-value]
         return future.result()  # type: ignore[no-any-return]
@@ -87,7 +91,11 @@ class Task(Generic[P, R]):
         self, *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any
     ) -> TaskloomFuture:
         """Submit a run of this task to the flow's runner and return its future at once."""
-        return _flow_run("submit", self).submit(self, args, kwargs, wait_for)
+        return (
+            _flow_run("submit", self)
+            .lane_for(self.task_runner)
+            .submit(self, args, kwargs, wait_for)
+        )
 
     def map(
         self,
@@ -106,7 +114,7 @@ class Task(Generic[P, R]):
         """
         if current_run.get() is None and building.get() is not None:
             return record(self, args, kwargs, mapped=True)  # type: ignore[return-value]
-        flow_run = _flow_run("map", self)
+        flow_run = _flow_run("map", self).lane_for(self.task_runner)
         runs = _map_arguments(self.name, args, kwargs)
         return flow_run.map(self, runs, wait_for, batch_size)
 
@@ -119,6 +127,7 @@ class Task(Generic[P, R]):
             "retry_delay_seconds": self.retry_delay_seconds,
             "timeout_seconds": self.timeout_seconds,
             "state_handlers": self.state_handlers,
+            "task_runner": self.task_runner,
         }
         unknown = set(options) - set(current)
         if unknown:
@@ -145,6 +154,7 @@ class Task(Generic[P, R]):
                 self.retry_delay_seconds,
                 self.timeout_seconds,
                 self.state_handlers,
+                self.task_runner,
             ),
         )
 
@@ -166,15 +176,29 @@ def _rebuild_task(
     retry_delay_seconds: float,
     timeout_seconds: float | None,
     state_handlers: tuple[StateHandler, ...] = (),
+    task_runner: Any = None,
 ) -> Task[..., Any]:
     return Task(
         fn,
+        task_runner=task_runner,
         name=name,
         tags=tags,
         retries=retries,
         retry_delay_seconds=retry_delay_seconds,
         timeout_seconds=timeout_seconds,
         state_handlers=state_handlers,
+    )
+
+
+def _check_task_runner(spec: Any) -> Any:
+    """A task's `task_runner=`: None, or what `@flow(task_runner=...)` takes (resolved when a
+    flow run first submits the task, so a runner package may be installed later)."""
+    # By shape: runner classes live in a layer beside this one (`_toolkit`).
+    if spec is None or isinstance(spec, str) or callable(getattr(spec, "submit", None)):
+        return spec
+    raise TypeError(
+        "task_runner must be a TaskRunner instance, a TaskRunner subclass, a runner name or an "
+        f"address; got {spec!r} of type {type(spec).__name__}"
     )
 
 
@@ -254,6 +278,7 @@ def task(
     retry_delay_seconds: float = 0,
     timeout_seconds: float | None = None,
     state_handlers: Iterable[StateHandler] | None = None,
+    task_runner: Any = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
