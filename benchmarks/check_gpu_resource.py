@@ -44,9 +44,21 @@ def main() -> int:
     cluster.scale(1)
     # A second worker, with the GPU declared, as `dask worker` would start on a GPU host.
     gpu_worker = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
-         "--name", "gpu-worker", "--nthreads", "1", "--resources", "GPU=1",
-         "--host", "127.0.0.1", "--no-dashboard"],
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_worker",
+            cluster.scheduler_address,
+            "--name",
+            "gpu-worker",
+            "--nthreads",
+            "1",
+            "--resources",
+            "GPU=1",
+            "--host",
+            "127.0.0.1",
+            "--no-dashboard",
+        ],
         stderr=subprocess.DEVNULL,
     )
     with distributed.Client(cluster) as client:
@@ -64,7 +76,9 @@ def main() -> int:
         cluster.close()
     workers = {name for name, _, _ in gpu_runs}
     worst = max(error for _, _, error in gpu_runs)
-    print(f"GPU-tagged runs on {sorted(workers)} ({gpu_runs[0][1]}), worst relative error {worst:.1e}")
+    print(
+        f"GPU-tagged runs on {sorted(workers)} ({gpu_runs[0][1]}), worst relative error {worst:.1e}"
+    )
     print(f"untagged runs on {sorted(set(plain_runs))}")
     ok = workers == {"gpu-worker"} and worst < 1e-10
     print("OK" if ok else "MISMATCH")
