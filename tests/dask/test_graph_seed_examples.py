@@ -357,3 +357,41 @@ def test_taskloom_run_runs_the_seed_file(tmp_path: Path, python_env: dict[str, s
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "Completed(message='All states completed.', type=COMPLETED)"
     assert report.stat().st_size > 0
+
+
+ADDRESS_FLOW = """
+    from distributed import get_worker
+    from taskloom import Flow, task
+
+    @task
+    def worker_name():
+        return get_worker().name
+
+    with Flow("anywhere") as flow:
+        name = worker_name()
+"""
+
+
+def test_taskloom_run_sends_a_flow_to_an_existing_cluster_by_its_bare_address(
+    tmp_path: Path, python_env: dict[str, str], command_line_cluster: CommandLineCluster
+) -> None:
+    # `--task-runner host:port` overrides the flow's own runner (none here: the default), the
+    # address written as seed 001 writes it, without a scheme.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "anywhere.py"
+    script.write_text(textwrap.dedent(ADDRESS_FLOW))
+    bare = command_line_cluster.address.removeprefix("tcp://")
+    done = subprocess.run(
+        [sys.executable, "-m", "taskloom", "run", "-p", str(script), "--task-runner", bare],
+        env=python_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Starting task runner `DaskTaskRunner`..." in log_messages(done.stderr)
+    assert "Creating a new Dask cluster" not in done.stderr
