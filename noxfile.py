@@ -269,7 +269,11 @@ def build(session: nox.Session) -> None:
     # pip's own wheel command: no build tool to pin, and --no-deps keeps dask and ray out.
     dist = ROOT / "dist"
     for package in PACKAGES:
-        session.run("python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(dist), package)
+        # As for the isolated sessions: no module deleted from the sources ships from build/.
+        shutil.rmtree(ROOT / package / "build", ignore_errors=True)
+        # A path, not a bare folder name, or pip reads `core` as a package to download.
+        wheel = ("wheel", "--no-deps", "--wheel-dir", str(dist), str(ROOT / package))
+        session.run("python", "-m", "pip", *wheel)
 
 
 BENCHMARKS = ("local", "dask", "ray", "scaling")
