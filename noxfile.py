@@ -11,6 +11,7 @@
 - `stress`: the stress harness on every runner; plain, the short pass `./nox` runs.
 - `example`: the seeds' flow (a sequential flow with a Dask subflow).
 - `benchmarks`: per-task overhead of each runner beside its raw engine.
+- `build`: wheels of the four packages in `dist/`, a wheelhouse for `pip install --find-links dist`.
 
 Every session has a virtual environment of its own under `.nox/`, reused on later runs (`-R`
 skips the installs too). Arguments after `--` go to pytest (or to the benchmark scripts).
@@ -258,6 +259,21 @@ def example(session: nox.Session) -> None:
     """The seeds' flow: a sequential flow with a Dask subflow (examples/seeds_flow.py)."""
     session.install(*editable(CORE, LOCAL, DASK))
     session.run("python", "examples/seeds_flow.py")
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Wheels of the four packages in dist/: a wheelhouse from which
+    `pip install --find-links dist taskloom-dask` finds a plugin and the core it requires,
+    neither of them published yet."""
+    # pip's own wheel command: no build tool to pin, and --no-deps keeps dask and ray out.
+    dist = ROOT / "dist"
+    for package in PACKAGES:
+        # As for the isolated sessions: no module deleted from the sources ships from build/.
+        shutil.rmtree(ROOT / package / "build", ignore_errors=True)
+        # A path, not a bare folder name, or pip reads `core` as a package to download.
+        wheel = ("wheel", "--no-deps", "--wheel-dir", str(dist), str(ROOT / package))
+        session.run("python", "-m", "pip", *wheel)
 
 
 BENCHMARKS = ("local", "dask", "ray", "scaling")

@@ -9,7 +9,7 @@ import pytest
 
 import taskloom
 from taskloom import flow, hookimpl
-from taskloom._registry import resolve_task_runner
+from taskloom._registry import install_hint, resolve_task_runner
 from taskloom.exceptions import UnknownTaskRunnerError
 from taskloom.task_runners import TaskRunner
 from taskloom.testing import InlineTaskRunner
@@ -154,9 +154,18 @@ def test_known_but_missing_runner_names_the_package_to_install(
     )
     clone_line = rf"pip install {package} \(published packages\), or from a clone of taskloom: "
     with pytest.raises(
-        UnknownTaskRunnerError, match=clone_line + rf"pip install \./core \./plugins/{folder}$"
+        UnknownTaskRunnerError,
+        match=clone_line + rf"pip install \./core \./plugins/{folder} \(or a wheelhouse:",
     ):
         resolve_task_runner(spec)
+
+
+def test_the_missing_plugin_hint_offers_the_wheelhouse_nox_builds() -> None:
+    # The README's third way: `nox -s build` puts wheels of the four packages in dist/, from
+    # which pip finds the core a plugin requires.
+    assert install_hint("taskloom-dask").endswith(
+        "(or a wheelhouse: nox -s build, then pip install --find-links dist taskloom-dask)"
+    )
 
 
 def test_unknown_address_lists_the_installed_runners(fake_runners) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from .dask_clusters import CommandLineCluster
 from .test_seed_examples import RunScript, log_messages, succeeded
 
 CONSTRUCTOR_OR_LATER = """
@@ -65,6 +65,66 @@ LOCAL_DASK_SCHEDULERS = """
 
 def test_local_dask_runs_on_threads_or_processes_with_num_workers(run_script: RunScript) -> None:
     assert succeeded(run_script(LOCAL_DASK_SCHEDULERS)).stdout.split() == ["True"] * 3
+
+
+LOCAL_EXECUTOR = """
+    import threading
+    from taskloom import Flow, task
+    from taskloom.executors import LocalExecutor
+
+    @task
+    def where(_):
+        return threading.current_thread() is threading.main_thread()
+
+    with Flow("local") as flow:
+        here = where.map(range(3))
+
+    flow.executor = LocalExecutor()
+
+    if __name__ == "__main__":
+        print(flow.run().result[here].result())
+"""
+
+
+def test_the_local_executor_runs_every_task_in_the_flows_own_thread(
+    run_script: RunScript,
+) -> None:
+    # Seed 003's LocalExecutor: the default, no-frills executor, each task run in turn.
+    done = succeeded(run_script(LOCAL_EXECUTOR))
+    assert done.stdout.strip() == "[True, True, True]"
+    # LocalExecutor is the SequentialExecutor by another name, and logs as that one.
+    assert "Starting executor `SequentialExecutor`..." in log_messages(done.stderr)
+
+
+DEFAULT_DASK_EXECUTOR = """
+    from distributed import get_client, get_worker
+    from taskloom import Flow, task
+    from taskloom.executors import DaskExecutor
+
+    @task
+    def shape():
+        return len(get_client().scheduler_info()["workers"]), get_worker().state.nthreads
+
+    with Flow("temporary-local") as flow:
+        s = shape()
+
+    if __name__ == "__main__":
+        # By default this will use a temporary local Dask cluster
+        flow.executor = DaskExecutor()
+        print(flow.run().is_completed())
+        # Use 4 worker processes, each with 2 threads
+        flow.executor = DaskExecutor(
+            cluster_kwargs={"n_workers": 4, "threads_per_worker": 2}
+        )
+        print(flow.run().result[s].result())
+"""
+
+
+def test_a_plain_dask_executor_and_one_sized_by_cluster_kwargs(run_script: RunScript) -> None:
+    # Seed 001's `DaskExecutor()` and seed 003's two temporary local clusters.
+    done = succeeded(run_script(DEFAULT_DASK_EXECUTOR))
+    assert done.stdout.split("\n")[:2] == ["True", "(4, 2)"]
+    assert log_messages(done.stderr).count("Starting executor `DaskExecutor`...") == 2
 
 
 CLUSTER_CLASSES = """
@@ -131,10 +191,14 @@ EXISTING = """
 """
 
 
+# Seed 003 writes the address with its scheme (`tcp://...`), seed 001 without (`host:8786`).
+@pytest.mark.parametrize("scheme", ["tcp://", ""], ids=["tcp-address", "bare-host-port"])
 def test_a_graph_flow_connects_to_an_existing_cluster(
-    run_script: RunScript, existing_cluster: Any
+    run_script: RunScript, command_line_cluster: CommandLineCluster, scheme: str
 ) -> None:
-    done = succeeded(run_script(EXISTING, existing_cluster.scheduler_address))
+    # A cluster somebody started with `dask scheduler` and `dask worker`, as the seeds' is.
+    address = scheme + command_line_cluster.address.removeprefix("tcp://")
+    done = succeeded(run_script(EXISTING, address))
     assert done.stdout.strip() == "hi"
     assert "Creating a new Dask cluster" not in done.stderr
 
@@ -293,3 +357,41 @@ def test_taskloom_run_runs_the_seed_file(tmp_path: Path, python_env: dict[str, s
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "Completed(message='All states completed.', type=COMPLETED)"
     assert report.stat().st_size > 0
+
+
+ADDRESS_FLOW = """
+    from distributed import get_worker
+    from taskloom import Flow, task
+
+    @task
+    def worker_name():
+        return get_worker().name
+
+    with Flow("anywhere") as flow:
+        name = worker_name()
+"""
+
+
+def test_taskloom_run_sends_a_flow_to_an_existing_cluster_by_its_bare_address(
+    tmp_path: Path, python_env: dict[str, str], command_line_cluster: CommandLineCluster
+) -> None:
+    # `--task-runner host:port` overrides the flow's own runner (none here: the default), the
+    # address written as seed 001 writes it, without a scheme.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "anywhere.py"
+    script.write_text(textwrap.dedent(ADDRESS_FLOW))
+    bare = command_line_cluster.address.removeprefix("tcp://")
+    done = subprocess.run(
+        [sys.executable, "-m", "taskloom", "run", "-p", str(script), "--task-runner", bare],
+        env=python_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Starting task runner `DaskTaskRunner`..." in log_messages(done.stderr)
+    assert "Creating a new Dask cluster" not in done.stderr

@@ -119,7 +119,8 @@ def install_hint(package: str) -> str:
         return f"pip install {package}"
     return (
         f"pip install {package} (published packages), or from a clone of taskloom: "
-        f"pip install ./core ./{folder}"
+        f"pip install ./core ./{folder} (or a wheelhouse: nox -s build, then "
+        f"pip install --find-links dist {package})"
     )
 
 
