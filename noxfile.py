@@ -85,10 +85,13 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
-    """mypy --strict over the four packages, with their engines installed for their types."""
+    """mypy --strict over the four packages, with their engines installed for their types, and
+    over tests/typing, the checks of what users' code is inferred to be."""
     # pytest: the core's runner test kit (`taskloom.testing`) is a pytest test class.
     session.install(MYPY, *PYTEST, *editable(*PACKAGES, EXAMPLE_RUNNER))
     session.run("mypy", *(f"{package}/src" for package in (*PACKAGES, EXAMPLE_RUNNER)))
+    # What a user's type checker infers from the public API (`assert_type` and rejected calls).
+    session.run("mypy", "tests/typing")
 
 
 @nox.session(python=PYTHON)
