@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from typing import Any, assert_type
 
 from taskloom import Task, task
+from taskloom.futures import TaskloomFuture
 
 
 @task
@@ -27,3 +28,16 @@ fetcher: Task[[str], Coroutine[Any, Any, bytes]] = fetch
 assert_type(add(1, 2), int)
 add("1", 2)  # type: ignore[arg-type]
 add(1, 2, 3)  # type: ignore[call-arg]
+
+
+def futures_are_generic() -> None:
+    # Not called: `submit` and `map` need a flow run; only their inferred types are checked.
+    future = add.submit(1, 2)
+    assert_type(future, TaskloomFuture[int])
+    assert_type(future.result(), int)
+    assert_type(future.result(raise_on_failure=False), int | Exception)
+    assert_type(fetch.submit("u").result(), bytes)
+    futures = add.map([1, 2], [3, 4])
+    assert_type(futures.result(), list[int])
+    assert_type([f.result() for f in futures], list[int])
+    assert_type(fetch.map(["u"]).result(), list[bytes])

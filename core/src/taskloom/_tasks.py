@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from taskloom._context import current_run
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 _CO_COROUTINE = 0x80
 
@@ -87,9 +88,23 @@ class Task(Generic[P, R]):
             return await_result(future)  # type: ignore[return-value]
         return future.result()  # type: ignore[no-any-return]
 
+    # The futures of an async task hold what its coroutine returns, not the coroutine.
+    @overload
+    def submit(
+        self: Task[P, Coroutine[Any, Any, T]],
+        *args: Any,
+        wait_for: Iterable[Any] | None = None,
+        **kwargs: Any,
+    ) -> TaskloomFuture[T]: ...
+
+    @overload
+    def submit(
+        self: Task[P, T], *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any
+    ) -> TaskloomFuture[T]: ...
+
     def submit(
         self, *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any
-    ) -> TaskloomFuture:
+    ) -> TaskloomFuture[Any]:
         """Submit a run of this task to the flow's runner and return its future at once."""
         return (
             _flow_run("submit", self)
@@ -97,13 +112,31 @@ class Task(Generic[P, R]):
             .submit(self, args, kwargs, wait_for)
         )
 
+    @overload
+    def map(
+        self: Task[P, Coroutine[Any, Any, T]],
+        *args: Any,
+        wait_for: Iterable[Any] | None = None,
+        batch_size: int | Literal["auto"] | None = None,
+        **kwargs: Any,
+    ) -> TaskloomFutureList[T]: ...
+
+    @overload
+    def map(
+        self: Task[P, T],
+        *args: Any,
+        wait_for: Iterable[Any] | None = None,
+        batch_size: int | Literal["auto"] | None = None,
+        **kwargs: Any,
+    ) -> TaskloomFutureList[T]: ...
+
     def map(
         self,
         *args: Any,
         wait_for: Iterable[Any] | None = None,
         batch_size: int | Literal["auto"] | None = None,
         **kwargs: Any,
-    ) -> TaskloomFutureList:
+    ) -> TaskloomFutureList[Any]:
         """Submit one run per element of the iterable arguments (zipped); return their futures.
 
         Arguments wrapped in `unmapped(...)`, strings, bytes and other non-iterables are passed

@@ -8,7 +8,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, overload
 
 from taskloom.states import Pending, Running, State
 
@@ -28,7 +28,19 @@ CATCH_UP_SECONDS = 0.002
 CATCH_UP_RUNS = 64
 
 
-class TaskloomFuture(abc.ABC):
+if TYPE_CHECKING:
+    # A default, so that a bare `TaskloomFuture` (in runners' code) still means one of any
+    # result; typing's TypeVar takes no default before Python 3.13.
+    from typing_extensions import TypeVar
+
+    R = TypeVar("R", default=Any)
+else:
+    from typing import TypeVar
+
+    R = TypeVar("R")
+
+
+class TaskloomFuture(abc.ABC, Generic[R]):
     """A task run submitted to a task runner.
 
     Futures are plain synchronous objects: `result()` blocks the calling thread, in sync and
@@ -151,6 +163,14 @@ class TaskloomFuture(abc.ABC):
             self._final = final
         return final
 
+    @overload
+    def result(self, timeout: float | None = None, raise_on_failure: Literal[True] = True) -> R: ...
+
+    @overload
+    def result(
+        self, timeout: float | None = None, raise_on_failure: bool = True
+    ) -> R | Exception: ...
+
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> Any:
         """The task's return value, waiting at most `timeout` seconds for it.
 
@@ -175,7 +195,7 @@ class TaskloomFuture(abc.ABC):
         return f"{type(self).__name__}({self.task_run_name!r}, state={self.state!r})"
 
 
-class TaskloomFutureList(list[TaskloomFuture]):
+class TaskloomFutureList(list[TaskloomFuture[R]]):
     """The futures `Task.map` returns, in order, with `wait()` and `result()` for all at once.
 
     On engines that keep results remote (Dask, Ray), reading the futures' results one by one
@@ -184,7 +204,7 @@ class TaskloomFutureList(list[TaskloomFuture]):
     engine's own `gather` does.
     """
 
-    def __init__(self, futures: Iterable[TaskloomFuture] = ()) -> None:
+    def __init__(self, futures: Iterable[TaskloomFuture[R]] = ()) -> None:
         super().__init__(futures)
         #: the position of the future a loop over this list is at (see `_read_with_siblings`)
         self._cursor = -1
@@ -193,7 +213,7 @@ class TaskloomFutureList(list[TaskloomFuture]):
             if type(future).reads_in_batches:
                 future._group = group
 
-    def __iter__(self) -> Iterator[TaskloomFuture]:
+    def __iter__(self) -> Iterator[TaskloomFuture[R]]:
         # A loop that reads each future's result reads them all: the read-ahead follows it.
         for index in range(len(self)):
             self._cursor = index
@@ -203,6 +223,16 @@ class TaskloomFutureList(list[TaskloomFuture]):
     def wait(self, timeout: float | None = None) -> None:
         """Wait at most `timeout` seconds for every run to be final."""
         wait(self, timeout)
+
+    @overload
+    def result(
+        self, timeout: float | None = None, raise_on_failure: Literal[True] = True
+    ) -> list[R]: ...
+
+    @overload
+    def result(
+        self, timeout: float | None = None, raise_on_failure: bool = True
+    ) -> list[R | Exception]: ...
 
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> list[Any]:
         """Every run's return value, in order, waiting at most `timeout` seconds for them all.

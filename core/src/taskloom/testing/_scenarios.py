@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from taskloom import flow
+from taskloom.futures import TaskloomFuture
 from taskloom.states import StateType
 from taskloom.task_runners import TaskRunner
 from taskloom.testing import _stress_tasks as t
@@ -42,7 +43,7 @@ def failure_downstream(runner: TaskRunner, workdir: Path) -> None:
         ok = t.add.submit(1, 1)
         # Read here: on some engines results live only as long as their flow run.
         seen["ok"] = ok.result()
-        runs = {"a": a, "b": b, "c": c}
+        runs: dict[str, TaskloomFuture[Any]] = {"a": a, "b": b, "c": c}
         seen["states"] = {name: future.wait() for name, future in runs.items()}
         seen["names"] = {name: future.task_run_name for name, future in runs.items()}
 
@@ -65,7 +66,7 @@ def chain(runner: TaskRunner, workdir: Path) -> None:
         future = t.inc.submit(0)
         for _ in range(CHAIN_LENGTH - 1):
             future = t.inc.submit(future)
-        return future.result()  # type: ignore[no-any-return]
+        return future.result()
 
     _expect(chained(), CHAIN_LENGTH, "end of the chain")
 
@@ -75,7 +76,7 @@ def fan_out_fan_in(runner: TaskRunner, workdir: Path) -> None:
 
     @flow(task_runner=runner)
     def fans() -> int:
-        return t.total.submit(t.inc.map(range(20))).result()  # type: ignore[no-any-return]
+        return t.total.submit(t.inc.map(range(20))).result()
 
     _expect(fans(), sum(range(1, 21)), "total")
 
@@ -98,7 +99,7 @@ def async_chain(runner: TaskRunner, workdir: Path) -> None:
         future = t.async_inc.submit(0)
         for _ in range(29):
             future = t.async_inc.submit(future)
-        return future.result()  # type: ignore[no-any-return]
+        return future.result()
 
     _expect(chained(), 30, "end of the async chain")
 
@@ -148,11 +149,11 @@ def subflow(runner: TaskRunner, workdir: Path) -> None:
 
     @flow(task_runner=runner)
     def child(n: int) -> int:
-        return t.total.submit(t.inc.map(range(n))).result()  # type: ignore[no-any-return]
+        return t.total.submit(t.inc.map(range(n))).result()
 
     @flow(task_runner=InlineTaskRunner())
     def inline_child(n: int) -> int:
-        return t.total.submit(t.inc.map(range(n))).result()  # type: ignore[no-any-return]
+        return t.total.submit(t.inc.map(range(n))).result()
 
     @flow(task_runner=runner)
     def parent() -> tuple[int, int, int]:

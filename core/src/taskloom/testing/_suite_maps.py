@@ -45,7 +45,7 @@ class MapSuite:
         self, task_runner: TaskRunner
     ) -> None:
         @flow(task_runner=task_runner)
-        def maps() -> list[object]:
+        def maps() -> list[int | Exception]:
             futures = t.fail_odd.map([0, 1, 2])
             with pytest.raises(ValueError, match="odd: 1"):
                 futures.result()

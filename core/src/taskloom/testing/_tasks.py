@@ -79,7 +79,7 @@ def fail_until_third_attempt(counter: Path) -> int:
 
 @task
 def submit_nested(x: int) -> int:
-    return add.submit(x, 1).result() * 10  # type: ignore[no-any-return]
+    return add.submit(x, 1).result() * 10
 
 
 @task
