@@ -68,6 +68,9 @@ class ProgressDisplay:
         self._lock = threading.Lock()
         self._depth = 0
         self._rows: dict[str, _Row] = {}
+        #: every run of the display's flow runs, for the final counts: a done callback may
+        #: still be on its way when the flow run ends
+        self._all: list[TaskloomFuture] = []
         # Filled by done callbacks, which may run in an engine's thread and must not block.
         self._ended: collections.deque[TaskloomFuture] = collections.deque()
         self._progress: Any = None
@@ -90,6 +93,7 @@ class ProgressDisplay:
             if row is None:
                 row = self._rows[name] = _Row()
             row.submitted += 1
+            self._all.append(future)
         future.add_done_callback(self._ended.append)
 
     @hookimpl
@@ -113,6 +117,7 @@ class ProgressDisplay:
         )
 
         self._rows = {}
+        self._all = []
         self._ended.clear()
         console = self._console or Console(stderr=True)
         self._progress = Progress(
@@ -153,13 +158,17 @@ class ProgressDisplay:
     def _draw(self) -> None:
         progress = self._progress
         while self._ended:
-            future = self._ended.popleft()
-            state = future.state
-            row = self._rows[future.call.task.name]
-            if state.is_completed():
-                row.done += 1
-            else:
-                row.failed += 1
+            self._count(self._ended.popleft())
+        self._render(progress)
+
+    def _count(self, future: TaskloomFuture) -> None:
+        row = self._rows[future.call.task.name]
+        if future.state.is_completed():
+            row.done += 1
+        else:
+            row.failed += 1
+
+    def _render(self, progress: Any) -> None:
         for name, row in list(self._rows.items()):
             ended = row.done + row.failed
             if row.row_id is None:
@@ -183,8 +192,15 @@ class ProgressDisplay:
             self._thread.join()
             self._thread = None
         try:
-            self._draw()
+            # Every run has ended: count them all from their states.
+            self._ended.clear()
+            for row in self._rows.values():
+                row.done = row.failed = 0
+            for future in self._all:
+                self._count(future)
+            self._render(self._progress)
         finally:
+            self._all = []
             for handler, stream in self._streams:
                 handler.setStream(stream)
             self._streams = []
