@@ -90,6 +90,7 @@ def test_the_local_executor_runs_every_task_in_the_flows_own_thread(
     run_script: RunScript,
 ) -> None:
     # Seed 003's LocalExecutor: the default, no-frills executor, each task run in turn.
+    pytest.importorskip("taskloom_local", reason="LocalExecutor is the sequential runner")
     done = succeeded(run_script(LOCAL_EXECUTOR))
     assert done.stdout.strip() == "[True, True, True]"
     # LocalExecutor is the SequentialExecutor by another name, and logs as that one.
