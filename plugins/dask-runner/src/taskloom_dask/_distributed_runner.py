@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -102,6 +103,8 @@ class DaskTaskRunner(TaskRunner):
         self._cluster: Any = None
         self._restore_main: Callable[[], None] | None = None
         self._stop_forwarding: Callable[[], None] | None = None
+        #: the started runner as task calls carry it to workers (see `__reduce__`)
+        self._worker_form: bytes | None = None
         self._report: PerformanceReport | None = None
         self._held: list[distributed.Future] = []  # type: ignore[type-arg]
         self._log_levels: dict[str, int] = {}
@@ -331,12 +334,15 @@ class DaskTaskRunner(TaskRunner):
         # worker's own client. Its options travel as bytes, each on its own: one that does not
         # pickle (a cluster factory closing over live objects) or that a worker cannot load (a
         # cluster class it cannot import) is left out, and that worker's runner submits just
-        # the same.
-        pickled = {}
-        for name, value in self.options.items():
-            with contextlib.suppress(Exception):
-                pickled[name] = cloudpickle.dumps(value)
-        return (_worker_side_runner, (pickled,))
+        # the same. Pickled once per runner and unpickled once per worker: per call, the
+        # cloudpickle round trips cost several times a trivial run.
+        if self._worker_form is None:
+            pickled = {}
+            for name, value in self.options.items():
+                with contextlib.suppress(Exception):
+                    pickled[name] = cloudpickle.dumps(value)
+            self._worker_form = pickle.dumps(pickled, protocol=pickle.HIGHEST_PROTOCOL)
+        return (_worker_side_runner, (self._worker_form,))
 
 
 class _UpstreamNotCompletedError(Exception):
@@ -367,28 +373,31 @@ def _mapping(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value)
 
 
-_worker_runners: dict[DaskTaskRunner, DaskTaskRunner] = {}
+#: In a worker: the runner of each configuration task calls arrived with, by its pickled form.
+_worker_runners: dict[bytes, DaskTaskRunner] = {}
 
 
 def _unpickled(options: dict[str, Any]) -> DaskTaskRunner:
     return DaskTaskRunner(**options)
 
 
-def _worker_side_runner(pickled_options: dict[str, bytes]) -> DaskTaskRunner:
+def _worker_side_runner(form: bytes) -> DaskTaskRunner:
     """The runner task calls unpickled in this process submit through: one per process and
     configuration."""
+    runner = _worker_runners.get(form)
+    if runner is not None:
+        return runner
     options = {}
-    for name, value in pickled_options.items():
+    for name, value in pickle.loads(form).items():
         with contextlib.suppress(Exception):
             options[name] = cloudpickle.loads(value)
     try:
         runner = DaskTaskRunner(**options)
     except Exception:
         runner = DaskTaskRunner()
-    runner = _worker_runners.setdefault(runner, runner)
     runner._in_worker = True
     runner._started = True
-    return runner
+    return _worker_runners.setdefault(form, runner)
 
 
 __all__ = ["DaskTaskRunner"]
