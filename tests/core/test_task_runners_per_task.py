@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Generator, Sequence
+from typing import Any, ClassVar
 
 import pytest
 
 from taskloom import flow, task
 from taskloom.futures import TaskloomFuture
+from taskloom.hookspecs import hookimpl
 from taskloom.task_runners import TaskCall
 from taskloom.testing import InlineTaskRunner
 
@@ -130,3 +131,46 @@ def test_runs_on_the_tasks_runner_count_in_the_flows_state() -> None:
 def test_a_task_runner_of_the_wrong_type_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="task_runner must be"):
         task(task_runner=42)(lambda: None)
+
+
+def test_a_plugin_wrapping_the_runner_steps_sees_the_tasks_own_runner_too(
+    register_plugin, thread_runner
+) -> None:
+    class Steps:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, str]] = []
+
+        @hookimpl(wrapper=True)
+        def taskloom_runner_start(self, runner: Any) -> Generator[None, Any, Any]:
+            self.seen.append(("start", type(runner).__name__))
+            return (yield)
+
+        @hookimpl(wrapper=True)
+        def taskloom_runner_submit(
+            self, runner: Any, call: Any, upstream: Any
+        ) -> Generator[None, Any, Any]:
+            self.seen.append(("submit", type(runner).__name__))
+            return (yield)
+
+        @hookimpl(wrapper=True)
+        def taskloom_runner_wait(
+            self, runner: Any, future: Any, timeout: Any
+        ) -> Generator[None, Any, Any]:
+            self.seen.append(("wait", type(runner).__name__))
+            return (yield)
+
+        @hookimpl(wrapper=True)
+        def taskloom_runner_shutdown(self, runner: Any) -> Generator[None, Any, Any]:
+            self.seen.append(("shutdown", type(runner).__name__))
+            return (yield)
+
+    steps = register_plugin(Steps())
+    on_threads = double.with_options(task_runner=thread_runner)
+
+    @flow(task_runner=Recorded("flow's"))
+    def both() -> int:
+        return on_threads(1)
+
+    assert both() == 2
+    own = [step for step, runner in steps.seen if runner == "ThreadTaskRunner"]
+    assert own == ["start", "submit", "wait", "shutdown"]

@@ -166,11 +166,7 @@ def _shut_down(run: FlowRun, interrupt: BaseException | None, top_level: bool) -
         hint.daemon = True
         hint.start()
     try:
-        if interrupt is not None:
-            run.runner.cancel()
-        run.shutdown_runner()
-    except Exception as exc:  # never hide the run's own outcome behind a shutdown error
-        logger.error("Task runner `%s` failed to shut down: %s", run.runner.name, exc)
+        run.stop_runner(run.runner, cancel=interrupt is not None)
     finally:
         try:
             run.shutdown_lanes(cancel=interrupt is not None)

@@ -52,8 +52,7 @@ class FlowRun(Submitter):
         self._wrapped = _runner_hooks_wrapped(plugins)
         self._waiter: Callable[[TaskloomFuture, float | None], State | None] | None = None
         if self._wrapped:
-            self._submit = self._hook_submit
-            self._submit_batch = self._hook_submit_batch
+            self._submit, self._submit_batch = self.submitters_for(runner)
             self._waiter = self._hook_wait
         self._notify_finished = bool(self.hook.taskloom_task_run_finished.get_hookimpls())
         if self._notify_finished:
@@ -92,55 +91,71 @@ class FlowRun(Submitter):
     def shutdown_lanes(self, cancel: bool) -> None:
         """Shut the lanes' runners down (cancelling their work first when `cancel`)."""
         for lane in reversed(self.lanes):
-            try:
-                if cancel:
-                    lane.runner.cancel()
-                logger.info("Shutting down %s...", lane.runner_label)
-                lane.runner.shutdown()
-            except Exception as exc:  # the others still shut down
-                logger.error("Task runner `%s` failed to shut down: %s", lane.runner.name, exc)
+            logger.info("Shutting down %s...", lane.runner_label)
+            self.stop_runner(lane.runner, cancel)
 
     # -- the runner, through the hooks when a plugin wraps them -------------------------------
 
-    @property
-    def runner_label(self) -> str:
-        """The runner as the log lines name it: "task runner `DaskTaskRunner`", or in the
-        older vocabulary "executor `DaskExecutor`"."""
-        name = self.runner.name
-        if self.runner_word == "executor":
-            from taskloom._vocabulary import executor_name
+    # The flow's runner and its lanes' runners alike: each step goes to the runner directly
+    # unless a plugin wraps it.
 
-            name = executor_name(name)
-        return f"{self.runner_word} `{name}`"
-
-    def start_runner(self) -> None:
+    def start_runner(self, runner: TaskRunner | None = None) -> None:
+        runner = self.runner if runner is None else runner
         if self._wrapped:
-            self.hook.taskloom_runner_start(runner=self.runner)
+            self.hook.taskloom_runner_start(runner=runner)
         else:
-            self.runner.start()
+            runner.start()
 
-    def shutdown_runner(self) -> None:
+    def shutdown_runner(self, runner: TaskRunner | None = None) -> None:
+        runner = self.runner if runner is None else runner
         if self._wrapped:
-            self.hook.taskloom_runner_shutdown(runner=self.runner)
+            self.hook.taskloom_runner_shutdown(runner=runner)
         else:
-            self.runner.shutdown()
+            runner.shutdown()
 
-    def _hook_submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
-        future: TaskloomFuture = self.hook.taskloom_runner_submit(
-            runner=self.runner, call=call, upstream=upstream
-        )
-        return future
+    def stop_runner(self, runner: TaskRunner, cancel: bool) -> None:
+        """Shut `runner` down, cancelling its work first when `cancel`; a failure is logged,
+        never raised: it must not hide the run's own outcome, nor keep other runners up."""
+        try:
+            if cancel:
+                runner.cancel()
+            self.shutdown_runner(runner)
+        except Exception as exc:
+            logger.error("Task runner `%s` failed to shut down: %s", runner.name, exc)
 
-    def _hook_submit_batch(self, calls: Sequence[TaskCall]) -> list[TaskloomFuture]:
-        futures: list[TaskloomFuture] = self.hook.taskloom_runner_submit_batch(
-            runner=self.runner, calls=calls
-        )
-        return futures
+    def submitters_for(
+        self, runner: TaskRunner
+    ) -> tuple[
+        Callable[[TaskCall, Sequence[TaskloomFuture]], TaskloomFuture],
+        Callable[[Sequence[TaskCall]], list[TaskloomFuture]],
+    ]:
+        """What submits a call and a batch to `runner`: the runner's own methods, or the hooks
+        when a plugin wraps them."""
+        if not self._wrapped:
+            return runner.submit, runner.submit_batch
+        hook = self.hook
+
+        def submit(call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
+            future: TaskloomFuture = hook.taskloom_runner_submit(
+                runner=runner, call=call, upstream=upstream
+            )
+            return future
+
+        def submit_batch(calls: Sequence[TaskCall]) -> list[TaskloomFuture]:
+            futures: list[TaskloomFuture] = hook.taskloom_runner_submit_batch(
+                runner=runner, calls=calls
+            )
+            return futures
+
+        return submit, submit_batch
 
     def _hook_wait(self, future: TaskloomFuture, timeout: float | None) -> State | None:
         if self._wrapped:
+            owner = future.owner  # this flow run or one of its lanes
             state: State | None = self.hook.taskloom_runner_wait(
-                runner=self.runner, future=future, timeout=timeout
+                runner=self.runner if owner is None else owner.runner,
+                future=future,
+                timeout=timeout,
             )
         else:
             state = future._wait(timeout)
@@ -250,12 +265,9 @@ class RunnerLane(Submitter):
         self._counters = flow_run._counters  # one numbering of each task's runs per flow run
         self._summaries = flow_run._summaries
         self._notify_submitted = flow_run._notify_submitted
+        self._submit, self._submit_batch = flow_run.submitters_for(runner)
         logger.info("Starting %s...", self.runner_label)
-        runner.start()
-
-    @property
-    def runner_label(self) -> str:
-        return f"{self.runner_word} `{self.runner.name}`"
+        flow_run.start_runner(runner)
 
     def _track(self, future: TaskloomFuture) -> None:
         self.parent_run._track(future)

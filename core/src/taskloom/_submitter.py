@@ -49,6 +49,17 @@ class Submitter:
             runner.submit_batch
         )
 
+    @property
+    def runner_label(self) -> str:
+        """The runner as the log lines name it: "task runner `DaskTaskRunner`", or in the
+        older vocabulary "executor `DaskExecutor`"."""
+        name = self.runner.name
+        if self.runner_word == "executor":
+            from taskloom._vocabulary import executor_name
+
+            name = executor_name(name)
+        return f"{self.runner_word} `{name}`"
+
     def lane_for(self, spec: Any) -> Submitter:
         """Where runs of a task whose `task_runner` is `spec` go: here for None. A flow run
         starts another runner for them (`FlowRun.lane_for`); a handle in a worker process sends
@@ -208,9 +219,7 @@ class Submitter:
 
     def remote(self) -> RemoteFlowRun:
         """The handle a task call carries into another process."""
-        handle = RemoteFlowRun(self.name, self.flow_name, self.runner, self.id)
-        handle.summarizes = self.summarizes
-        return handle
+        return _remote_flow_run(self.name, self.flow_name, self.runner, self.id, self.summarizes)
 
     def run_logger(self) -> RunLogger:
         return RunLogger(
