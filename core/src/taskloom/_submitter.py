@@ -27,6 +27,9 @@ class Submitter:
     #: how log lines call the runner: "executor" for a flow given `executor=` (the older
     #: vocabulary), else "task runner"
     runner_word = "task runner"
+    #: the async backend ("asyncio" or "trio") of the flow run: async task runs that need a
+    #: loop of their own (in a worker thread or process) get one of this backend
+    async_backend = "asyncio"
 
     def __init__(self, name: str, flow_name: str, runner: TaskRunner, id: str = "") -> None:
         self.name = name
@@ -179,7 +182,9 @@ class Submitter:
 
     def remote(self) -> RemoteFlowRun:
         """The handle a task call carries into another process."""
-        return RemoteFlowRun(self.name, self.flow_name, self.runner, self.id)
+        remote = RemoteFlowRun(self.name, self.flow_name, self.runner, self.id)
+        remote.async_backend = self.async_backend
+        return remote
 
     def run_logger(self) -> RunLogger:
         return RunLogger(
@@ -220,7 +225,11 @@ class RemoteFlowRun(Submitter):
     """
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (RemoteFlowRun, (self.name, self.flow_name, self.runner, self.id))
+        return (
+            RemoteFlowRun,
+            (self.name, self.flow_name, self.runner, self.id),
+            {"async_backend": self.async_backend},
+        )
 
     def _name_run(self, task: Task[..., Any]) -> str:
         caller = current_run.get()

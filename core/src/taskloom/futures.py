@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import itertools
 import threading
 import time
@@ -240,24 +241,27 @@ def _by_class(futures: Iterable[TaskloomFuture]) -> dict[FutureClass, list[Taskl
 
 
 async def await_result(future: TaskloomFuture) -> Any:
-    """The future's result, waited for without blocking the event loop."""
-    import asyncio
+    """The future's result, waited for without blocking the event loop (asyncio or trio).
 
+    The future's done callback may run in any thread, the loop's own included, so it only
+    schedules the event's `set` on the loop (never blocking) and does nothing once the loop
+    has ended.
+    """
     if future._final is None and not future.done():
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
+        import anyio
+        from anyio.lowlevel import current_token
+
+        done = anyio.Event()
+        token = current_token()
+        call_soon = token.backend_class.run_sync_soon
 
         def wake(_: TaskloomFuture) -> None:
-            loop.call_soon_threadsafe(_resolve, done)
+            with contextlib.suppress(anyio.RunFinishedError):
+                call_soon(done.set, (), token.native_token)
 
         future.add_done_callback(wake)
-        await done
+        await done.wait()
     return future.result()
-
-
-def _resolve(done: Any) -> None:
-    if not done.done():
-        done.set_result(None)
 
 
 def as_completed(
