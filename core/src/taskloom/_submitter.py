@@ -31,6 +31,9 @@ class Submitter:
     #: whether task runs' own lines go to DEBUG and each map logs one summary line instead
     #: (`TASKLOOM_TASK_RUN_LOGS=summary`); read by the flow run, carried to its workers
     summarizes = False
+    #: the async backend ("asyncio" or "trio") of the flow run: async task runs that need a
+    #: loop of their own (in a worker thread or process) get one of this backend
+    async_backend = "asyncio"
 
     def __init__(self, name: str, flow_name: str, runner: TaskRunner, id: str = "") -> None:
         self.name = name
@@ -210,6 +213,7 @@ class Submitter:
         """The handle a task call carries into another process."""
         handle = RemoteFlowRun(self.name, self.flow_name, self.runner, self.id)
         handle.summarizes = self.summarizes
+        handle.async_backend = self.async_backend
         return handle
 
     def run_logger(self) -> RunLogger:
@@ -254,6 +258,7 @@ class RemoteFlowRun(Submitter):
         return (
             _remote_flow_run,
             (self.name, self.flow_name, self.runner, self.id, self.summarizes),
+            {"async_backend": self.async_backend},
         )
 
     def _name_run(self, task: Task[..., Any]) -> str:
