@@ -19,6 +19,8 @@ A runner plugin imports only from here (and `taskloom.futures`, `taskloom.states
   `GUARD_HINT`: the clear error for a script whose spawned workers would run its flow again;
   `keep_main_out_of_spawned_workers()`: spawned workers that skip such a script instead;
 - `PLAIN_TYPES` / `all_plain`: arguments plain pickle can carry, cheaply;
+- `is_async_cancellation(exc)`: an event loop's cancellation (asyncio's or trio's), which a
+  runner running async calls on a loop ends `cancelled(started=True)` and lets propagate;
 - `logger`: the `taskloom` logger, for a runner's own lines.
 
 `from taskloom.task_runners import DaskTaskRunner` imports the class from its plugin package, or
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from taskloom._async import is_async_cancellation
 from taskloom._logging import logger
 from taskloom._task_call import CallFields, TaskCall
 from taskloom._toolkit.batches import auto_batch_size, batch_outcome_state, run_batch
@@ -61,6 +64,7 @@ __all__ = [
     "batch_outcome_state",
     "check_main_guard",
     "dumps_flow_run",
+    "is_async_cancellation",
     "keep_main_out_of_spawned_workers",
     "leave_signals_to_the_flow",
     "loads_flow_run",
