@@ -19,8 +19,9 @@ from typing import Any
 from taskloom._threads import raise_in_thread
 
 _local = threading.local()
-#: thread ident -> what cancels the coroutine `run_coroutine` runs in that thread now
-_cancellers: dict[int, Callable[[], None]] = {}
+#: thread ident -> the coroutine `run_coroutine` runs in that thread now: its asyncio task, or
+#: what cancels it
+_cancellers: dict[int, Any] = {}
 
 #: The async backends a flow may run under.
 BACKENDS = ("asyncio", "trio")
@@ -92,14 +93,11 @@ class _ThreadLoop:
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         # Each coroutine runs in the caller's context, as a plain `await` would.
         task = self.loop.create_task(coro, context=detached_context())
-
-        def cancel() -> None:
-            self.loop.call_soon_threadsafe(task.cancel)
-
-        with _cancellable(cancel):
-            return self._run(task)
-
-    def _run(self, task: Any) -> Any:
+        # The task itself is what `cancel_thread_coroutine` cancels: a closure and a context
+        # manager per call cost 20% of a trivial coroutine's run (benchmarks/bench_async.py).
+        # No coroutine runs here already: a thread running a loop hands coroutines on.
+        ident = threading.get_ident()
+        _cancellers[ident] = task
         try:
             return self.loop.run_until_complete(task)
         except BaseException:
@@ -111,6 +109,8 @@ class _ThreadLoop:
                 with contextlib.suppress(BaseException):
                     self.loop.run_until_complete(task)
             raise
+        finally:
+            del _cancellers[ident]
 
     def close(self) -> None:
         if not self.loop.is_running() and not self.loop.is_closed():
@@ -151,7 +151,10 @@ def cancel_thread_coroutine(ident: int) -> bool:
     if cancel is None:
         return False
     with contextlib.suppress(RuntimeError, Exception):  # the loop has ended meanwhile
-        cancel()
+        if callable(cancel):
+            cancel()
+        else:  # an asyncio task (see `_ThreadLoop.run`)
+            cancel.get_loop().call_soon_threadsafe(cancel.cancel)
     return True
 
 

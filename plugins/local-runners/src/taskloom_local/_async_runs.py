@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
+
+logger = logging.getLogger("taskloom")
+
+#: How long `stop` waits, after `cancel_all`, for cancelled runs to end. A run that catches its
+#: cancellation and goes on would otherwise hold the flow's shutdown (and Ctrl-C) forever.
+STOP_AFTER_CANCEL = 5.0
 
 
 class AsyncRuns:
@@ -34,7 +41,8 @@ class AsyncRuns:
         self._thread.start()
         self._group, self._stop, token = ready.result()
         self._native: set[Any] | None = set() if backend == "asyncio" else None
-        self._cancelled = False
+        self._cancelled = False  # on the loop's thread
+        self._cancel_requested = False  # on the caller's
         self._call_soon = token.backend_class.run_sync_soon
         self._token = token.native_token
 
@@ -86,6 +94,7 @@ class AsyncRuns:
 
     def cancel_all(self) -> None:
         """Cancel every run going, and every run started from now on; do not wait."""
+        self._cancel_requested = True
         self._soon(self._cancel_on_loop)
 
     def _cancel_on_loop(self) -> None:
@@ -95,9 +104,18 @@ class AsyncRuns:
             task.cancel()
 
     def stop(self) -> None:
-        """Let the runs going finish, then end the loop and its thread."""
+        """Let the runs going finish, then end the loop and its thread. After `cancel_all`, wait
+        at most `STOP_AFTER_CANCEL` seconds and leave runs that ignore their cancellation to
+        the (daemon) thread, saying so. Without it, as long as the runs take: like a
+        sync run on a pool thread, a run nobody cancelled is waited for."""
         self._soon(self._begin_stop)
-        self._thread.join()
+        self._thread.join(STOP_AFTER_CANCEL if self._cancel_requested else None)
+        if self._thread.is_alive():
+            logger.warning(
+                "Async task runs had not ended %g second(s) after they were cancelled; "
+                "leaving them on their loop thread",
+                STOP_AFTER_CANCEL,
+            )
 
     def _begin_stop(self) -> None:
         if self._native:

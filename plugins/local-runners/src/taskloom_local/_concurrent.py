@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -11,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from taskloom.futures import TaskloomFuture
 from taskloom.task_runners import TaskCall, TaskRunner, ThreadCalls, when_final
-from taskloom_local._async_runs import AsyncRuns
+from taskloom_local._async_runs import STOP_AFTER_CANCEL, AsyncRuns
 from taskloom_local._thread_futures import ThreadFuture, worker
 
 if TYPE_CHECKING:
     from typing import Self
+
+logger = logging.getLogger("taskloom")
 
 
 class ConcurrentTaskRunner(TaskRunner):
@@ -74,6 +77,13 @@ class ConcurrentTaskRunner(TaskRunner):
         self.calls.stop()
         if self._async_runs is not None:
             self._async_runs.cancel_all()
+            running = [future for future in self.unfinished if future.call.is_async]
+            if running:
+                # A run that catches its cancellation and goes on must not hold the flow, which
+                # waits for its runs' states before it shuts the runner down.
+                overdue = threading.Timer(STOP_AFTER_CANCEL, _end_overdue, (running,))
+                overdue.daemon = True
+                overdue.start()
 
     def _shutdown(self) -> None:
         # From here on nothing is queued (a run whose upstream finishes later is cancelled);
@@ -155,6 +165,20 @@ class ConcurrentTaskRunner(TaskRunner):
         # In another process (a task run handed on by a process-based runner), a started
         # runner's copy runs nested task runs on threads of its own.
         return (_unpickled, (self.max_workers, self._started))
+
+
+def _end_overdue(cancelled: list[ThreadFuture]) -> None:
+    """End `Cancelled` the cancelled async runs that have not ended `STOP_AFTER_CANCEL`
+    seconds after their cancellation."""
+    for future in cancelled:
+        if not future.done():
+            logger.warning(
+                "Task run %r had not ended %g second(s) after it was cancelled; "
+                "ending it Cancelled and leaving it on its loop thread",
+                future.task_run_name,
+                STOP_AFTER_CANCEL,
+            )
+            future.set_state(future.call.cancelled(started=True))
 
 
 _copies: dict[int | None, ConcurrentTaskRunner] = {}
