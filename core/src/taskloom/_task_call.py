@@ -310,7 +310,12 @@ class TaskCall:
         while True:
             try:
                 if task.is_async:
-                    result = await with_time_limit(task.fn(*args, **kwargs), task.timeout_seconds)
+                    if task.timeout_seconds is None:  # one coroutine frame fewer
+                        result = await task.fn(*args, **kwargs)
+                    else:
+                        result = await with_time_limit(
+                            task.fn(*args, **kwargs), task.timeout_seconds
+                        )
                 else:
                     result = task.fn(*args, **kwargs)
                 return State.completed(result)
