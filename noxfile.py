@@ -62,7 +62,7 @@ EXAMPLE_RUNNER = "examples/limited-threads"
 IMPORT_LINTER = "import-linter==2.17"
 PYTEST = ("pytest==9.2.0", "pytest-xdist==3.8.0", "pytest-timeout==2.4.0")
 # The local, Dask and Ray tests watch processes (children left behind, memory) with psutil.
-TEST_TOOLS = (*PYTEST, "psutil==7.2.2")
+TEST_TOOLS = (*PYTEST, "psutil==7.2.2", "trio==0.35.*")
 # `python -m` puts the repository root on `sys.path`, and so on that of the processes the tests
 # start: worker processes (the process pool's) import a test module's tasks by its name,
 # `tests.<folder>.<file>`.

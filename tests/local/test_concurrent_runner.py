@@ -279,3 +279,38 @@ def test_chains_of_dependent_runs_end_however_their_callbacks_interleave(within)
 def _no_calls_left() -> Any:
     yield
     _captured.clear()
+
+
+@task
+async def ignores_its_cancellation(seconds: float) -> str:
+    import anyio
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            await anyio.sleep(deadline - time.monotonic())
+        except anyio.get_cancelled_exc_class():
+            pass  # carries on: the run the bound below is for
+    return "outlived"
+
+
+def test_an_async_run_that_ignores_its_cancellation_holds_its_flow_a_bounded_time(
+    taskloom_log: Any,
+) -> None:
+    futures: list[TaskloomFuture] = []
+
+    @flow(task_runner=ConcurrentTaskRunner(), timeout_seconds=0.5)
+    def outlived() -> None:
+        futures.append(ignores_its_cancellation.submit(30))
+        for _ in range(300):  # short sleeps: the flow's time limit interrupts between them
+            time.sleep(0.1)
+
+    begin = time.monotonic()
+    state = outlived(return_state=True)
+    assert state.name == "TimedOut"
+    assert time.monotonic() - begin < 20
+    assert futures[0].state.type is StateType.CANCELLED
+    assert any(
+        "had not ended 5 second(s) after it was cancelled" in m for m in taskloom_log.messages
+    )
+    assert any("Async task runs had not ended" in m for m in taskloom_log.messages)

@@ -37,7 +37,10 @@ SCRIPT = """
     @task
     async def async_slow(flag):
         Path(flag).write_text("started")
-        await asyncio.sleep(30)
+        try:
+            await asyncio.sleep(30)
+        finally:
+            Path(flag + ".finally").write_text("finally ran")
 
     RUNNERS = {
         "sequential": SequentialTaskRunner,
@@ -142,6 +145,13 @@ def test_signal_stops_a_flow_waiting_on_an_async_task(
     returncode, log, _ = interrupt_flow(tmp_path, python_env, "concurrent", "async", signum)
     assert returncode != 0
     assert "Shutting down task runner `ConcurrentTaskRunner`..." in log
+
+
+def test_ctrl_c_cancels_a_running_async_task_which_runs_its_finally(
+    tmp_path: Path, python_env: dict[str, str]
+) -> None:
+    interrupt_flow(tmp_path, python_env, "concurrent", "async", signal.SIGINT)
+    assert (tmp_path / "started.finally").read_text() == "finally ran"
 
 
 @task

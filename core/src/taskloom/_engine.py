@@ -7,7 +7,7 @@ from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from taskloom import _signals
-from taskloom._async import CallTimeout, call_in_thread
+from taskloom._async import CallTimeout, call_in_thread, running_backend, with_time_limit
 from taskloom._context import current_run, starting_run
 from taskloom._failures import explain_failure
 from taskloom._flow_run import FlowRun
@@ -52,6 +52,7 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
         parent if isinstance(parent, FlowRun) else None,
         get_plugin_manager(),
     )
+    run.async_backend = running_backend() or ("asyncio" if parent is None else parent.async_backend)
     kind = "flow" if run.parent is None else "subflow"
     outcome = _Outcome()
     final: list[State] = []
@@ -89,6 +90,10 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
             elif isinstance(outcome.error, _Replaced):
                 state = outcome.error.state
             elif isinstance(outcome.error, Exception):
+                if isinstance(outcome.error, FlowTimeout):
+                    # Past its timeout the flow's outcome is decided: its running task runs
+                    # are cancelled (an async one sees the cancellation), not waited for.
+                    run.runner.cancel()
                 run.collect()
                 state = _failed_flow(outcome.error)
             else:
@@ -210,23 +215,17 @@ def run_flow_sync(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str,
 async def run_flow_async(
     flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> State:
-    """Run an async flow to its final state on the running event loop."""
-    import asyncio
-
+    """Run an async flow to its final state on the running event loop (asyncio or trio)."""
     with flow_run_scope(flow) as (_, outcome, final):
         if outcome.error is None:
             try:
-                awaitable = flow.fn(*args, **kwargs)
-                if flow.timeout_seconds is None:
-                    outcome.value = await awaitable
-                else:
-                    try:
-                        async with asyncio.timeout(flow.timeout_seconds) as scope:
-                            outcome.value = await awaitable
-                    except TimeoutError:
-                        if not scope.expired():
-                            raise
-                        raise FlowTimeout(flow.timeout_seconds) from None
+                try:
+                    outcome.value = await with_time_limit(
+                        flow.fn(*args, **kwargs), flow.timeout_seconds
+                    )
+                except CallTimeout:
+                    assert flow.timeout_seconds is not None
+                    raise FlowTimeout(flow.timeout_seconds) from None
             except BaseException as exc:
                 outcome.error = exc
     return final[0]

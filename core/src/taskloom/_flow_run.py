@@ -262,6 +262,7 @@ class RunnerLane(Submitter):
         self.parent_run = flow_run
         self.runner_word = flow_run.runner_word
         self.summarizes = flow_run.summarizes
+        self.async_backend = flow_run.async_backend
         self._counters = flow_run._counters  # one numbering of each task's runs per flow run
         self._summaries = flow_run._summaries
         self._notify_submitted = flow_run._notify_submitted

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextvars import Token
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeAlias, TypeVar, overload
 
+from taskloom._async import run_coroutine, running_backend
 from taskloom._context import current_run
 from taskloom._graph import (
     FlowGraph,
@@ -19,7 +20,7 @@ from taskloom._graph import (
     states_of,
 )
 from taskloom._state_handlers import StateHandler, check_state_handlers
-from taskloom._tasks import _check_name, _check_number, in_event_loop, is_async_function
+from taskloom._tasks import _check_name, _check_number, is_async_function
 from taskloom.states import State
 
 if TYPE_CHECKING:
@@ -226,12 +227,11 @@ class Flow(Generic[P, R]):
 
         if self.is_async:
             coro = _finish_async(run_flow_async(self, args, kwargs), return_state)
-            if in_event_loop() or current_run.get() is None:
+            parent = current_run.get()
+            if running_backend() is not None or parent is None:
                 return coro
             # An async subflow of a sync flow: there is no loop to await it on.
-            from taskloom._async import run_coroutine
-
-            return run_coroutine(coro)
+            return run_coroutine(coro, parent.flow_run.async_backend)
         try:
             state = run_flow_sync(self, args, kwargs)
         except BaseException as exc:  # only what ends the process comes out: a signal's, say

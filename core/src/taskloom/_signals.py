@@ -25,6 +25,7 @@ from types import FrameType
 from typing import Any
 
 from taskloom import _process_tree
+from taskloom._async import is_async_cancellation
 from taskloom.exceptions import FlowInterrupted, FlowTerminated
 
 _NAMES = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM"}
@@ -38,10 +39,7 @@ def is_flow_interrupt(exc: BaseException) -> bool:
 def cancels_flow(exc: BaseException) -> bool:
     """Whether `exc`, reaching a flow run, cancels it: a signal's exception, a plain
     `KeyboardInterrupt` (an application's own Ctrl-C handler), or an event loop's cancellation."""
-    if isinstance(exc, (KeyboardInterrupt, FlowTerminated)):
-        return True
-    asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
+    return isinstance(exc, (KeyboardInterrupt, FlowTerminated)) or is_async_cancellation(exc)
 
 
 def describe(exc: BaseException) -> str:

@@ -31,6 +31,9 @@ class Submitter:
     #: whether task runs' own lines go to DEBUG and each map logs one summary line instead
     #: (`TASKLOOM_TASK_RUN_LOGS=summary`); read by the flow run, carried to its workers
     summarizes = False
+    #: the async backend ("asyncio" or "trio") of the flow run: async task runs that need a
+    #: loop of their own (in a worker thread or process) get one of this backend
+    async_backend = "asyncio"
 
     def __init__(self, name: str, flow_name: str, runner: TaskRunner, id: str = "") -> None:
         self.name = name
@@ -219,7 +222,9 @@ class Submitter:
 
     def remote(self) -> RemoteFlowRun:
         """The handle a task call carries into another process."""
-        return _remote_flow_run(self.name, self.flow_name, self.runner, self.id, self.summarizes)
+        handle = _remote_flow_run(self.name, self.flow_name, self.runner, self.id, self.summarizes)
+        handle.async_backend = self.async_backend
+        return handle
 
     def run_logger(self) -> RunLogger:
         return RunLogger(
@@ -263,6 +268,7 @@ class RemoteFlowRun(Submitter):
         return (
             _remote_flow_run,
             (self.name, self.flow_name, self.runner, self.id, self.summarizes),
+            {"async_backend": self.async_backend},
         )
 
     def _name_run(self, task: Task[..., Any]) -> str:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from taskloom import _signals
-from taskloom._async import CallTimeout, call_in_thread, run_coroutine
+from taskloom._async import (
+    CallTimeout,
+    call_in_thread,
+    is_async_cancellation,
+    run_coroutine,
+    with_time_limit,
+)
 from taskloom._context import current_run
 from taskloom._logging import RunLogger, ensure_console_logging, log_info, logger
 from taskloom._state_handlers import call_state_handlers
@@ -112,7 +117,12 @@ class TaskCall:
         return self.run_values(())
 
     async def run_async(self, upstream: Sequence[State] = ()) -> State:
-        """`run` for an event loop: an async task is awaited here instead of blocking a thread."""
+        """`run` for an event loop: an async task is awaited here instead of blocking a thread.
+
+        The loop's cancellation (the runner cancelling the run) reaches the task, whose
+        `finally` blocks run, and then propagates: the caller ends the run with
+        `cancelled(started=True)` and lets the cancellation go on.
+        """
         for index, state in enumerate(upstream):
             if not state.is_completed():
                 return self.finish(self.not_ready(self.upstream_names[index]))
@@ -123,7 +133,7 @@ class TaskCall:
         try:
             state = await self._attempts_async(args, kwargs)
         except TaskRunCancelled:  # stopped between attempts
-            state = self._cancelled_state(started=True)
+            state = self.cancelled_state(started=True)
         finally:
             current_run.reset(token)
         return self.finish(state)
@@ -137,7 +147,7 @@ class TaskCall:
         try:
             state = self._attempts(args, kwargs)
         except TaskRunCancelled:  # stopped between attempts (in a retry's delay, say)
-            state = self._cancelled_state(started=True)
+            state = self.cancelled_state(started=True)
         finally:
             current_run.reset(token)
         return self.finish(state)
@@ -215,11 +225,13 @@ class TaskCall:
     def cancelled(self, started: bool) -> State:
         """This run's final state when its flow run was cancelled: before the run `started`
         (it never will), or while it ran."""
-        return self.finish(self._cancelled_state(started))
+        return self.finish(self.cancelled_state(started))
 
-    def _cancelled_state(self, started: bool) -> State:
-        when = "while it ran" if started else "before it started"
-        return Cancelled(f"Task run was cancelled {when}: its flow run was cancelled.")
+    def cancelled_state(self, started: bool | None) -> State:
+        """`cancelled`'s state without ending the run, for a runner that ends it later;
+        `started` None where the engine does not say whether the run had started."""
+        when = {True: " while it ran", False: " before it started", None: ""}[started]
+        return Cancelled(f"Task run was cancelled{when}: its flow run was cancelled.")
 
     def state_from_error(self, exc: BaseException) -> State:
         """This run's state from the error its engine reported for it.
@@ -266,15 +278,18 @@ class TaskCall:
     def _attempts(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> State:
         task = self.task
         fn = task.fn
+        timeout = task.timeout_seconds
         attempt = 0
         while True:
             try:
-                if task.timeout_seconds is not None:
-                    result = call_in_thread(
-                        lambda: _call_sync(task.is_async, fn, args, kwargs), task.timeout_seconds
-                    )
-                elif task.is_async:
-                    result = run_coroutine(fn(*args, **kwargs))
+                if task.is_async:
+                    # A time limit is a cancel scope around the coroutine: no thread of its own.
+                    awaitable = fn(*args, **kwargs)
+                    if timeout is not None:
+                        awaitable = with_time_limit(awaitable, timeout)
+                    result = run_coroutine(awaitable, self.flow_run.async_backend)
+                elif timeout is not None:
+                    result = call_in_thread(lambda: fn(*args, **kwargs), timeout)
                 else:
                     result = fn(*args, **kwargs)
                 return State.completed(result)
@@ -290,35 +305,34 @@ class TaskCall:
                 time.sleep(task.retry_delay_seconds)
 
     async def _attempts_async(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> State:
-        import asyncio
-
         task = self.task
         attempt = 0
         while True:
             try:
                 if task.is_async:
-                    awaitable = task.fn(*args, **kwargs)
-                    if task.timeout_seconds is not None:
-                        async with asyncio.timeout(task.timeout_seconds) as scope:
-                            result = await awaitable
+                    if task.timeout_seconds is None:  # one coroutine frame fewer
+                        result = await task.fn(*args, **kwargs)
                     else:
-                        result = await awaitable
+                        result = await with_time_limit(
+                            task.fn(*args, **kwargs), task.timeout_seconds
+                        )
                 else:
                     result = task.fn(*args, **kwargs)
                 return State.completed(result)
-            except TimeoutError as exc:
-                timed_out = task.is_async and task.timeout_seconds is not None and scope.expired()
-                state = self._failed(CallTimeout() if timed_out else exc)
             except Exception as exc:
                 state = self._failed(exc)
             except BaseException as exc:
+                if is_async_cancellation(exc):
+                    raise  # the loop's own: its cancel scope must see it (see `run_async`)
                 return self._crashed(exc)
             if attempt >= task.retries:
                 return state
             attempt += 1
             self._log_retry(state, attempt)
             if task.retry_delay_seconds:
-                await asyncio.sleep(task.retry_delay_seconds)
+                import anyio
+
+                await anyio.sleep(task.retry_delay_seconds)
 
     def _failed(self, exc: BaseException) -> State:
         if isinstance(exc, CallTimeout):
@@ -334,10 +348,10 @@ class TaskCall:
         if _signals.is_flow_interrupt(exc):
             # A Ctrl-C or SIGTERM meant for the whole flow, raised in this run's thread (the
             # flow's own, on an inline runner): record the cancellation, then let it stop the flow.
-            self.finish(self._cancelled_state(started=True))
+            self.finish(self.cancelled_state(started=True))
             raise exc
-        if isinstance(exc, TaskRunCancelled) or _is_async_cancellation(exc):
-            return self._cancelled_state(started=True)
+        if isinstance(exc, TaskRunCancelled) or is_async_cancellation(exc):
+            return self.cancelled_state(started=True)
         return Crashed(f"Task run interrupted by {_describe(exc)}", data=exc)
 
     def _log_retry(self, state: State, attempt: int) -> None:
@@ -372,16 +386,6 @@ class TaskCall:
 
 
 _CANCELLED = StateType.CANCELLED
-
-
-def _is_async_cancellation(exc: BaseException) -> bool:
-    """An event loop cancelled the run (its runner cancelled it, or the flow's loop was)."""
-    asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
-
-
-def _call_sync(is_async: bool, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return run_coroutine(fn(*args, **kwargs)) if is_async else fn(*args, **kwargs)
 
 
 def _describe(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
+from taskloom._async import running_backend
 from taskloom._context import current_run
 from taskloom._graph import building, record
 from taskloom._names import task_key
@@ -30,12 +31,6 @@ def is_async_function(fn: Callable[..., Any]) -> bool:
     """Whether `fn` is an `async def` function (without importing `inspect` or `asyncio`)."""
     code = getattr(getattr(fn, "__func__", fn), "__code__", None)
     return bool(code is not None and code.co_flags & _CO_COROUTINE)
-
-
-def in_event_loop() -> bool:
-    """Whether this thread is running an event loop (asyncio is not imported until one is)."""
-    asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and asyncio._get_running_loop() is not None
 
 
 class Task(Generic[P, R]):
@@ -84,7 +79,7 @@ class Task(Generic[P, R]):
                 return record(self, args, kwargs, mapped=False)  # type: ignore[return-value]
             return self.fn(*args, **kwargs)
         future = run.flow_run.lane_for(self.task_runner).submit(self, args, kwargs, None)
-        if self.is_async and in_event_loop():
+        if self.is_async and running_backend() is not None:
             return await_result(future)  # type: ignore[return-value]
         return future.result()  # type: ignore[no-any-return]
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import itertools
+import sys
 import threading
 import time
 import weakref
@@ -288,24 +290,46 @@ def _by_class(futures: Iterable[TaskloomFuture]) -> dict[FutureClass, list[Taskl
 
 
 async def await_result(future: TaskloomFuture) -> Any:
-    """The future's result, waited for without blocking the event loop."""
-    import asyncio
+    """The future's result, waited for without blocking the event loop (asyncio or trio).
 
+    The future's done callback may run in any thread, the loop's own included, so it only
+    schedules the wake-up on the loop (never blocking) and does nothing once the loop has ended.
+    """
     if future._final is None and not future.done():
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
+        asyncio = sys.modules.get("asyncio")
+        loop = asyncio._get_running_loop() if asyncio is not None else None
+        if loop is not None:
+            # asyncio's own future rather than anyio's Event: an `anyio.Event` and the loop's
+            # token cost 4.1 us a wait against 0.2 us (20,000 waits), on every awaited task
+            # call of an async flow.
+            waiter = loop.create_future()
+
+            def wake_asyncio(_: TaskloomFuture) -> None:
+                with contextlib.suppress(RuntimeError):  # the loop has closed
+                    loop.call_soon_threadsafe(_resolve, waiter)
+
+            future.add_done_callback(wake_asyncio)
+            await waiter
+            return future.result()
+        import anyio
+        from anyio.lowlevel import current_token
+
+        done = anyio.Event()
+        token = current_token()
+        call_soon = token.backend_class.run_sync_soon
 
         def wake(_: TaskloomFuture) -> None:
-            loop.call_soon_threadsafe(_resolve, done)
+            with contextlib.suppress(anyio.RunFinishedError):
+                call_soon(done.set, (), token.native_token)
 
         future.add_done_callback(wake)
-        await done
+        await done.wait()
     return future.result()
 
 
-def _resolve(done: Any) -> None:
-    if not done.done():
-        done.set_result(None)
+def _resolve(waiter: Any) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def as_completed(

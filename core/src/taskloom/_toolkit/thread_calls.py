@@ -6,6 +6,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from taskloom._async import cancel_thread_coroutine
 from taskloom._threads import raise_in_thread
 from taskloom.exceptions import TaskRunCancelled
 
@@ -67,5 +68,7 @@ class ThreadCalls:
             self._stopped = True
             idents = list(self._running)
             for ident in idents:
-                raise_in_thread(ident, TaskRunCancelled)
+                # An async run is cancelled through its loop; a sync one is interrupted.
+                if not cancel_thread_coroutine(ident):
+                    raise_in_thread(ident, TaskRunCancelled)
         return len(idents)

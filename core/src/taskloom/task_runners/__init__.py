@@ -19,6 +19,10 @@ A runner plugin imports only from here (and `taskloom.futures`, `taskloom.states
   `GUARD_HINT`: the clear error for a script whose spawned workers would run its flow again;
   `keep_main_out_of_spawned_workers()`: spawned workers that skip such a script instead;
 - `PLAIN_TYPES` / `all_plain`: arguments plain pickle can carry, cheaply;
+- `is_async_cancellation(exc)`: an event loop's cancellation (asyncio's or trio's), which a
+  runner running async calls on a loop ends `cancelled(started=True)` and lets propagate;
+- `detached_context()`: the caller's context without its async library marker, for a run
+  started on a loop of the runner's (the caller may run another library than that loop);
 - `logger`: the `taskloom` logger, for a runner's own lines.
 
 `from taskloom.task_runners import DaskTaskRunner` imports the class from its plugin package, or
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from taskloom._async import detached_context, is_async_cancellation
 from taskloom._logging import logger
 from taskloom._task_call import CallFields, TaskCall
 from taskloom._toolkit.batches import auto_batch_size, batch_outcome_state, run_batch
@@ -60,7 +65,9 @@ __all__ = [
     "auto_batch_size",
     "batch_outcome_state",
     "check_main_guard",
+    "detached_context",
     "dumps_flow_run",
+    "is_async_cancellation",
     "keep_main_out_of_spawned_workers",
     "leave_signals_to_the_flow",
     "loads_flow_run",

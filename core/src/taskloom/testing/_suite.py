@@ -15,6 +15,7 @@ from taskloom.task_runners import TaskRunner
 from taskloom.testing import _tasks as t
 from taskloom.testing._inline import InlineTaskRunner
 from taskloom.testing._scenarios import SCENARIOS
+from taskloom.testing._suite_async import AsyncSuite
 from taskloom.testing._suite_maps import MapSuite
 
 
@@ -22,7 +23,7 @@ def _overlap(first: tuple[float, float], second: tuple[float, float]) -> bool:
     return first[0] < second[1] and second[0] < first[1]
 
 
-class TaskRunnerStandardSuite(MapSuite):
+class TaskRunnerStandardSuite(MapSuite, AsyncSuite):
     """Subclass naming the runner in `runner`, or with a `task_runner` fixture returning an
     unstarted runner."""
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 from taskloom import task
 
@@ -41,13 +42,13 @@ def interval(seconds: float) -> tuple[float, float]:
 @task
 async def async_interval(seconds: float) -> tuple[float, float]:
     start = time.time()
-    await asyncio.sleep(seconds)
+    await anyio.sleep(seconds)
     return start, time.time()
 
 
 @task
 async def async_add(x: int, y: int) -> int:
-    await asyncio.sleep(0)
+    await anyio.sleep(0)
     return x + y
 
 

@@ -196,6 +196,9 @@ class DaskFuture(TaskloomFuture):
             self._resubmit()
             return None
         self._release_arguments()
+        if isinstance(exc, CancelledError):
+            # Only the runner cancels the keys it holds: its flow run was cancelled or timed out.
+            return call.finish(call.cancelled_state(started=None))
         return call.finish(call.state_from_error(exc))
 
     def _client_gone(self) -> State:

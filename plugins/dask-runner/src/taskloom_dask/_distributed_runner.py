@@ -190,16 +190,16 @@ class DaskTaskRunner(TaskRunner):
             ) from exc
 
     def _cancel(self) -> None:
-        # Queued runs are dropped; on a cluster we do not own, runs already running finish
-        # there. A temporary cluster is closed by `_shutdown`, which stops them all at once
-        # (cancelling them one by one first would only have its workers log each one).
+        # Queued runs are dropped and every run's future ends `Cancelled` at once; a run
+        # already running goes on where it is (Dask cannot stop a running task): on a cluster
+        # we do not own it finishes there, a temporary cluster's `_shutdown` stops it with
+        # its worker.
         client, held = self._client, list(self._held)
         if self._cluster is not None:
-            # Closing it will stop running tasks, and its scheduler (in this process) would log
-            # each of them as lost with its worker, some at CRITICAL: the flow run says it was
-            # cancelled.
+            # Its scheduler (in this process) would log each cancelled key, and each running
+            # task lost with its worker, some at CRITICAL: the flow run says it was cancelled.
             self._set_log_levels(logging.CRITICAL + 1)
-        elif client is not None and held:
+        if client is not None and held:
             try:
                 client.cancel(held)
             except Exception as exc:

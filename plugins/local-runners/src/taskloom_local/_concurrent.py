@@ -1,7 +1,8 @@
-"""The concurrent runner: sync task runs on worker threads, async ones on one event loop."""
+"""The concurrent runner: sync task runs on worker threads, async ones on one anyio loop."""
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -11,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from taskloom.futures import TaskloomFuture
 from taskloom.task_runners import TaskCall, TaskRunner, ThreadCalls, when_final
-from taskloom_local._event_loop import EventLoopThread
+from taskloom_local._async_runs import STOP_AFTER_CANCEL, AsyncRuns
 from taskloom_local._thread_futures import ThreadFuture, worker
 
 if TYPE_CHECKING:
     from typing import Self
+
+logger = logging.getLogger("taskloom")
 
 
 class ConcurrentTaskRunner(TaskRunner):
@@ -52,7 +55,7 @@ class ConcurrentTaskRunner(TaskRunner):
         #: runs submitted and not final yet, for cancellation
         self.unfinished: set[ThreadFuture] = set()
         self.calls = ThreadCalls()
-        self._loop: EventLoopThread | None = None
+        self._async_runs: AsyncRuns | None = None
 
     def duplicate(self) -> Self:
         return type(self)(self.max_workers)
@@ -72,8 +75,15 @@ class ConcurrentTaskRunner(TaskRunner):
             if future.claim():
                 future.set_state(future.call.cancelled(started=False))
         self.calls.stop()
-        if self._loop is not None:
-            self._loop.cancel_all()
+        if self._async_runs is not None:
+            self._async_runs.cancel_all()
+            running = [future for future in self.unfinished if future.call.is_async]
+            if running:
+                # A run that catches its cancellation and goes on must not hold the flow, which
+                # waits for its runs' states before it shuts the runner down.
+                overdue = threading.Timer(STOP_AFTER_CANCEL, _end_overdue, (running,))
+                overdue.daemon = True
+                overdue.start()
 
     def _shutdown(self) -> None:
         # From here on nothing is queued (a run whose upstream finishes later is cancelled);
@@ -84,9 +94,9 @@ class ConcurrentTaskRunner(TaskRunner):
         if pool is not None:
             pool.shutdown(wait=True)
             self._pool = None
-        loop, self._loop = self._loop, None
-        if loop is not None:
-            loop.stop()
+        async_runs, self._async_runs = self._async_runs, None
+        if async_runs is not None:
+            async_runs.stop()
         self.unfinished.clear()
 
     # -- submitting ---------------------------------------------------------------------------
@@ -138,18 +148,37 @@ class ConcurrentTaskRunner(TaskRunner):
 
     def _start_async(self, future: ThreadFuture) -> None:
         with self._lock:
-            closed = self._closed
-            if not closed:
-                if self._loop is None:
-                    self._loop = EventLoopThread("taskloom-event-loop", self._mark_worker)
-                self._loop.submit(future.execute_async())
-        if closed:
+            started = False
+            if not self._closed:
+                if self._async_runs is None:
+                    # On the flow run's backend, so tasks may use that backend's own API.
+                    self._async_runs = AsyncRuns(
+                        future.call.flow_run.async_backend,
+                        "taskloom-event-loop",
+                        self._mark_worker,
+                    )
+                started = self._async_runs.start(future.execute_async)
+        if not started:
             future.cancel_unstarted()
 
     def __reduce__(self) -> tuple[Any, ...]:
         # In another process (a task run handed on by a process-based runner), a started
         # runner's copy runs nested task runs on threads of its own.
         return (_unpickled, (self.max_workers, self._started))
+
+
+def _end_overdue(cancelled: list[ThreadFuture]) -> None:
+    """End `Cancelled` the cancelled async runs that have not ended `STOP_AFTER_CANCEL`
+    seconds after their cancellation."""
+    for future in cancelled:
+        if not future.done():
+            logger.warning(
+                "Task run %r had not ended %g second(s) after it was cancelled; "
+                "ending it Cancelled and leaving it on its loop thread",
+                future.task_run_name,
+                STOP_AFTER_CANCEL,
+            )
+            future.set_state(future.call.cancelled(started=True))
 
 
 _copies: dict[int | None, ConcurrentTaskRunner] = {}

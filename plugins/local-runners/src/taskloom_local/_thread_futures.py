@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from taskloom.futures import TaskloomFuture
 from taskloom.states import Crashed, State
-from taskloom.task_runners import unstarted_upstream_first
+from taskloom.task_runners import is_async_cancellation, unstarted_upstream_first
 
 if TYPE_CHECKING:
     from taskloom.task_runners import TaskCall, ThreadCalls
@@ -74,13 +74,13 @@ class ThreadFuture(TaskloomFuture):
             return
         upstream, self.upstream = self.upstream, ()
         states = [future.wait() for future in upstream]  # all final: nothing blocks
-        import asyncio
-
         try:
             state = await self.call.run_async(states)  # type: ignore[arg-type]
-        except asyncio.CancelledError:  # cancelled before the engine's own handling began
-            state = self.call.cancelled(started=True)
-        except BaseException as exc:  # the engine only lets flow interrupts through
+        except BaseException as exc:
+            if is_async_cancellation(exc):  # the runner cancelled its async runs
+                self.set_state(self.call.cancelled(started=True))
+                raise  # the task group's cancel scope takes it
+            # The engine lets only flow interrupts through.
             state = Crashed(f"Task run interrupted by {type(exc).__name__}", data=exc)
         self.set_state(state)
 

@@ -193,6 +193,9 @@ class RayFuture(TaskloomFuture):
             with contextlib.suppress(Exception):
                 ray.get(ref)
         cause = task_error(exc)
+        if isinstance(cause, ray.exceptions.TaskCancelledError):
+            # Only the runner cancels its runs: its flow run was cancelled or timed out.
+            return call.cancelled_state(started=True)
         if isinstance(cause, TaskRunFailure) and cause.task_run_name != call.task_run_name:
             # Ray hands down the first failure of a chain: name the upstream run of this one
             # that did not complete, as every runner does.
