@@ -1,0 +1,69 @@
+"""Multi-host clusters for the tests: hosts A (scheduler or Ray head), B and C (workers) and D
+(the flow's process), each a network namespace (`netns_hosts`).
+
+These tests need root and `ip netns`; elsewhere they skip, saying why. `nox -s cluster` runs
+them, the `tests` session leaves them out (pyproject.toml: `--ignore=tests/cluster` there).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from netns_hosts import Host, Network, unavailable  # noqa: E402
+
+_UNAVAILABLE: list[str | None] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mine = [item for item in items if Path(item.path).is_relative_to(HERE)]
+    if not mine:
+        return
+    if not _UNAVAILABLE:
+        _UNAVAILABLE.append(unavailable())
+    reason = _UNAVAILABLE[0]
+    for item in mine:
+        # Ray's driver side leaves pipes for the collector to close (see tests/ray/conftest.py).
+        item.add_marker(pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning"))
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures the tests measured (`record_property("measured: ...", value)`)."""
+    lines = [
+        f"{name.removeprefix('measured: ')}: {value}"
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in getattr(report, "user_properties", [])
+        if name.startswith("measured: ")
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "measured on the namespace clusters")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def make_network() -> Iterator[Callable[..., dict[str, Host]]]:
+    """`make_network("a", "b", ...)`: hosts of those names on one switch, all taken down when
+    the test ends."""
+    networks: list[Network] = []
+
+    def make(*names: str) -> dict[str, Host]:
+        net = Network()
+        networks.append(net)
+        return {name: net.add_host(name) for name in names}
+
+    try:
+        yield make
+    finally:
+        for net in networks:
+            net.close()

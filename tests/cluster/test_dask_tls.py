@@ -1,0 +1,71 @@
+"""A Dask cluster of several hosts that speaks only TLS: the flow brings its credentials through
+`client_kwargs={"security": ...}`; a flow without them is refused at once, saying why."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from cluster_runs import cluster_env, run_flow
+from dask_hosts import DaskCluster, Tls, start_dask
+from netns_hosts import Host, Network
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[dict[str, Host]]:
+    with Network() as net:
+        yield {name: net.add_host(name) for name in "abcd"}
+
+
+@pytest.fixture(scope="module")
+def tls(hosts: dict[str, Host], tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    """A CA made for the test, and one certificate it signed for every host's address."""
+    import trustme
+
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    issued = ca.issue_cert(*(host.address for host in hosts.values()))
+    files = Tls(folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    ca.cert_pem.write_to_path(str(files.ca))
+    issued.private_key_pem.write_to_path(str(files.key))
+    for number, pem in enumerate(issued.cert_chain_pems):
+        pem.write_to_path(str(files.cert), append=number > 0)
+    return files
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(
+    hosts: dict[str, Host], tls: Tls, tmp_path_factory: pytest.TempPathFactory
+) -> DaskCluster:
+    folder = tmp_path_factory.mktemp("dask-tls")
+    return start_dask(hosts["a"], [hosts["b"], hosts["c"]], hosts["d"], cluster_env(), folder, tls)
+
+
+@pytest.mark.timeout(120)
+def test_a_flow_with_the_credentials_runs_over_tls_on_both_hosts(
+    tls_cluster: DaskCluster, tls: Tls, hosts: dict[str, Host]
+) -> None:
+    assert tls_cluster.address.startswith("tls://")
+    env = cluster_env(TASKLOOM_TASK_RUNNER=tls_cluster.address)
+    credentials = [str(tls.ca), str(tls.cert), str(tls.key)]
+    run = run_flow(hosts["d"], ["tls", "200", "0.01", *credentials], env, timeout=90)
+    assert run.result is not None, run.output
+    assert run.result["values"] == [x * x for x in range(200)]
+    assert set(run.result["hosts"]) == {hosts["b"].address, hosts["c"].address}
+
+
+@pytest.mark.timeout(60)
+def test_a_flow_without_credentials_is_refused_at_once_naming_the_cluster(
+    tls_cluster: DaskCluster, hosts: dict[str, Host]
+) -> None:
+    env = cluster_env(TASKLOOM_TASK_RUNNER=tls_cluster.address)
+    start = time.monotonic()
+    run = run_flow(hosts["d"], ["map", "10", "0"], env, timeout=40)
+    seconds = time.monotonic() - start
+    assert run.returncode != 0
+    last = run.output.strip().splitlines()[-1]
+    assert last.startswith("taskloom.exceptions.TaskRunnerError"), run.output
+    assert tls_cluster.address in last
+    assert seconds < 20
