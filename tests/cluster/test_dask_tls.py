@@ -68,4 +68,23 @@ def test_a_flow_without_credentials_is_refused_at_once_naming_the_cluster(
     last = run.output.strip().splitlines()[-1]
     assert last.startswith("taskloom.exceptions.TaskRunnerError"), run.output
     assert tls_cluster.address in last
+    assert "has no TLS credentials" in last
+    assert "The above exception was the direct cause" not in run.output
+    assert seconds < 20
+
+
+@pytest.mark.timeout(60)
+def test_a_plain_tcp_client_is_refused_at_once_and_told_of_tls(
+    tls_cluster: DaskCluster, hosts: dict[str, Host]
+) -> None:
+    plain = tls_cluster.address.replace("tls://", "tcp://")
+    env = cluster_env(TASKLOOM_TASK_RUNNER=plain)
+    start = time.monotonic()
+    run = run_flow(hosts["d"], ["map", "10", "0"], env, timeout=40)
+    seconds = time.monotonic() - start
+    assert run.returncode != 0
+    last = run.output.strip().splitlines()[-1]
+    assert last.startswith("taskloom.exceptions.TaskRunnerError"), run.output
+    assert plain in last
+    assert f"connect to {tls_cluster.address!r} with TLS credentials" in last
     assert seconds < 20
