@@ -8,8 +8,8 @@ without `task_runner=` does. The last line printed is a JSON object of what was 
 - `map N DELAY`: N runs of `square` (each sleeping DELAY seconds), their values and the hosts
   they ran on.
 - `lost N DELAY MARKER`: the same map; once a quarter of it has completed, the names of the
-  completed runs are written to MARKER (the test then kills a host), and at the end the final
-  state of every run and of the flow.
+  completed runs are written to MARKER (the test then kills a host, and says so with the file
+  MARKER.killed), and at the end the final state of every run and of the flow.
 - `tls N DELAY CA CERT KEY`: the map of `map`, on the Dask cluster at `TASKLOOM_TASK_RUNNER`
   reached over TLS with these credentials, given as `client_kwargs={"security": ...}`.
 - `cut N DELAY MARKER`: the map in a flow with a timeout of 60 s; MARKER is written once the
@@ -120,6 +120,7 @@ def run_lost(n: int, delay: float, marker: Path) -> dict[str, Any]:
             if count == n // 4:
                 done_before = [f.task_run_name for f in futures if f.state.is_completed()]
                 marker.write_text(json.dumps(done_before))
+                seen["unfinished_when_killed"] = unfinished_once_killed(futures, marker)
         by_name = {f.task_run_name: f for f in futures}
         seen["values"] = [f.result()[0] for f in futures]
         seen["hosts"] = Counter(f.result()[1] for f in futures)
@@ -131,6 +132,16 @@ def run_lost(n: int, delay: float, marker: Path) -> dict[str, Any]:
     state = survives_a_lost_host(return_state=True)
     seen["flow_state"] = repr(state)
     return seen
+
+
+def unfinished_once_killed(futures: list[Any], marker: Path) -> int:
+    """How many of `futures` are still unfinished once the test has killed the host (it says
+    so with a file beside `marker`); waits 30 s at the most."""
+    killed = marker.with_name(marker.name + ".killed")
+    deadline = time.monotonic() + 30
+    while not killed.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return sum(not f.done() for f in futures)
 
 
 def run_cut(n: int, delay: float, marker: Path) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -89,6 +91,7 @@ def lose_a_host_mid_map(
         wait_for_file(marker, process, timeout=90)
         killed_at = time.time()
         victim.kill_all()
+        marker.with_name(marker.name + ".killed").write_text("")
         process.wait(timeout=120)
     finally:
         if process.poll() is None:
@@ -97,3 +100,50 @@ def lose_a_host_mid_map(
     if process.returncode != 0:
         raise AssertionError(f"the flow failed:\n{log.read_text()[-6000:]}")
     return LostHost(read_result(log), killed_at)
+
+
+@dataclass
+class CutRun:
+    """A flow run during which its host's cable was out for a while."""
+
+    returncode: int | None  # None: it was still running at the bound, and was killed
+    output: str
+    seconds: float
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        lines = self.output.strip().splitlines()
+        return json.loads(lines[-1]) if self.returncode == 0 and lines else None
+
+
+def cut_the_cable_mid_run(
+    flow_host: Host,
+    env: dict[str, str],
+    folder: Path,
+    args: list[str],
+    out_for: float = 5.0,
+    bound: float = 120.0,
+) -> CutRun:
+    """Run the `cut` flow (ARGS after its name) on `flow_host`; once its runs are submitted,
+    take the host's link down for `out_for` seconds, then up again. The flow has `bound`
+    seconds from its start to end, after which it is killed (and `returncode` is None)."""
+    marker, log = folder / "submitted", folder / "cut-flow.log"
+    start = time.monotonic()
+    process = start_flow(flow_host, ["cut", *args, str(marker)], env, log)
+    try:
+        wait_for_file(marker, process, timeout=90)
+        flow_host.link(up=False)
+        try:
+            time.sleep(out_for)
+        finally:
+            flow_host.link(up=True)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(1.0, bound - (time.monotonic() - start)))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+            returncode = None
+        else:
+            returncode = process.returncode
+    return CutRun(returncode, log.read_text(), time.monotonic() - start)

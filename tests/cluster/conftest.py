@@ -18,7 +18,10 @@ HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from cluster_runs import cluster_env  # noqa: E402
+from dask_hosts import DaskCluster, start_dask  # noqa: E402
 from netns_hosts import Host, Network, unavailable  # noqa: E402
+from ray_hosts import RayCluster, ray_env, start_ray  # noqa: E402
 
 _UNAVAILABLE: list[str | None] = []
 
@@ -67,3 +70,32 @@ def make_network() -> Iterator[Callable[..., dict[str, Host]]]:
     finally:
         for net in networks:
             net.close()
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[dict[str, Host]]:
+    """Hosts a, b, c and d on one switch, up for the module: each module its own."""
+    with Network() as net:
+        yield {name: net.add_host(name) for name in "abcd"}
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(hosts: dict[str, Host], tmp_path_factory: pytest.TempPathFactory) -> DaskCluster:
+    """`dask scheduler` on a, `dask worker`s (2 threads each) on b and c."""
+    folder = tmp_path_factory.mktemp("dask-hosts")
+    return start_dask(hosts["a"], [hosts["b"], hosts["c"]], hosts["d"], cluster_env(), folder)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(
+    hosts: dict[str, Host], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RayCluster]:
+    """`ray start --head` on a (no CPUs), `ray start --address` (2 CPUs each) on b and c."""
+    folder = tmp_path_factory.mktemp("ray-hosts")
+    cluster = start_ray(hosts["a"], [hosts["b"], hosts["c"]], hosts["d"], ray_env(), folder)
+    try:
+        yield cluster
+    finally:
+        for host in hosts.values():
+            host.kill_all()
+        cluster.remove_temp_dirs()

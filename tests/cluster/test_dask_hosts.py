@@ -3,30 +3,17 @@ and C, the flow's process on D, which names the cluster with `TASKLOOM_TASK_RUNN
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from cluster_runs import cluster_env, run_flow
-from dask_hosts import DaskCluster, start_dask
-from netns_hosts import Host, Network
+from dask_hosts import DaskCluster
+from netns_hosts import Host
 
 MAP_SIZE = 1000
 #: Long enough that the map's time is the workers', not the scheduler's.
 MAP_DELAY = 0.01
-
-
-@pytest.fixture(scope="module")
-def hosts() -> Iterator[dict[str, Host]]:
-    with Network() as net:
-        yield {name: net.add_host(name) for name in "abcd"}
-
-
-@pytest.fixture(scope="module")
-def dask_cluster(hosts: dict[str, Host], tmp_path_factory: pytest.TempPathFactory) -> DaskCluster:
-    folder = tmp_path_factory.mktemp("dask-hosts")
-    return start_dask(hosts["a"], [hosts["b"], hosts["c"]], hosts["d"], cluster_env(), folder)
 
 
 def on_cluster(cluster: DaskCluster) -> dict[str, str]:

@@ -4,19 +4,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from cluster_runs import cluster_env, run_flow
 from dask_hosts import DaskCluster, Tls, start_dask
-from netns_hosts import Host, Network
-
-
-@pytest.fixture(scope="module")
-def hosts() -> Iterator[dict[str, Host]]:
-    with Network() as net:
-        yield {name: net.add_host(name) for name in "abcd"}
+from netns_hosts import Host
 
 
 @pytest.fixture(scope="module")
