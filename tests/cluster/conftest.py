@@ -8,7 +8,7 @@ them, the `tests` session leaves them out (pyproject.toml: `--ignore=tests/clust
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,24 +52,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_sep("-", "measured on the namespace clusters")
         for line in lines:
             terminalreporter.write_line(line)
-
-
-@pytest.fixture
-def make_network() -> Iterator[Callable[..., dict[str, Host]]]:
-    """`make_network("a", "b", ...)`: hosts of those names on one switch, all taken down when
-    the test ends."""
-    networks: list[Network] = []
-
-    def make(*names: str) -> dict[str, Host]:
-        net = Network()
-        networks.append(net)
-        return {name: net.add_host(name) for name in names}
-
-    try:
-        yield make
-    finally:
-        for net in networks:
-            net.close()
 
 
 @pytest.fixture(scope="module")

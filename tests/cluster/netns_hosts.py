@@ -20,7 +20,7 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,36 +204,3 @@ class Network:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def wait_for_port(host: Host, address: str, port: int, timeout: float, what: Path) -> None:
-    """Wait until `address:port` accepts connections from inside `host` (bounded by `timeout`);
-    on failure, the error holds the log `what`."""
-    probe = (
-        "import socket, sys\n"
-        "socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()\n"
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = host.run([_python(), "-c", probe, address, str(port)], os.environ, timeout=10)
-        if done.returncode == 0:
-            return
-        time.sleep(0.5)
-    log = what.read_text() if what.exists() else "(no log)"
-    raise RuntimeError(f"{address}:{port} did not open in {timeout:g} s:\n{log[-4000:]}")
-
-
-def _python() -> str:
-    import sys
-
-    return sys.executable
-
-
-@contextlib.contextmanager
-def network() -> Iterator[Network]:
-    """A `Network`, taken down when the block ends."""
-    net = Network()
-    try:
-        yield net
-    finally:
-        net.close()

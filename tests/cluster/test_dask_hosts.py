@@ -20,7 +20,11 @@ def on_cluster(cluster: DaskCluster) -> dict[str, str]:
     return cluster_env(TASKLOOM_TASK_RUNNER=cluster.address)
 
 
-@pytest.mark.timeout(120)
+#: A module's first test starts its cluster (and, here, its scenario), seconds each; every
+#: flow it runs is bounded on its own too.
+pytestmark = pytest.mark.timeout(180)
+
+
 def test_the_readme_flow_gives_on_the_cluster_what_it_gives_locally(
     dask_cluster: DaskCluster, hosts: dict[str, Host]
 ) -> None:
@@ -31,7 +35,6 @@ def test_the_readme_flow_gives_on_the_cluster_what_it_gives_locally(
     assert f"Connecting to an existing Dask cluster at {dask_cluster.address}" in remote.output
 
 
-@pytest.mark.timeout(120)
 def test_a_thousand_task_map_runs_on_both_worker_hosts_with_the_local_results(
     dask_cluster: DaskCluster, hosts: dict[str, Host], record_property: Any
 ) -> None:

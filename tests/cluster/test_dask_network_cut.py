@@ -15,7 +15,11 @@ MAP_SIZE = 300
 MAP_DELAY = 0.1
 
 
-@pytest.mark.timeout(180)
+#: A module's first test starts its cluster (and, here, its scenario), seconds each; every
+#: flow it runs is bounded on its own too.
+pytestmark = pytest.mark.timeout(180)
+
+
 def test_a_flow_whose_link_is_out_for_five_seconds_completes_with_every_result(
     dask_cluster: DaskCluster, hosts: dict[str, Host], tmp_path: Path
 ) -> None:

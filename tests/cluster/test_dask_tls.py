@@ -11,6 +11,10 @@ from cluster_runs import cluster_env, run_flow
 from dask_hosts import DaskCluster, Tls, start_dask
 from netns_hosts import Host
 
+#: A module's first test starts its cluster (and, here, its scenario), seconds each; every
+#: flow it runs is bounded on its own too.
+pytestmark = pytest.mark.timeout(180)
+
 
 @pytest.fixture(scope="module")
 def tls(hosts: dict[str, Host], tmp_path_factory: pytest.TempPathFactory) -> Tls:
@@ -36,7 +40,6 @@ def tls_cluster(
     return start_dask(hosts["a"], [hosts["b"], hosts["c"]], hosts["d"], cluster_env(), folder, tls)
 
 
-@pytest.mark.timeout(120)
 def test_a_flow_with_the_credentials_runs_over_tls_on_both_hosts(
     tls_cluster: DaskCluster, tls: Tls, hosts: dict[str, Host]
 ) -> None:
@@ -49,35 +52,32 @@ def test_a_flow_with_the_credentials_runs_over_tls_on_both_hosts(
     assert set(run.result["hosts"]) == {hosts["b"].address, hosts["c"].address}
 
 
-@pytest.mark.timeout(60)
+def refused(host: Host, address: str) -> tuple[str, str, float]:
+    """A flow on `host` at the cluster `address` with no credentials: it must fail; returns
+    its output, the last line (the error) and how long it took."""
+    start = time.monotonic()
+    run = run_flow(host, ["map", "10", "0"], cluster_env(TASKLOOM_TASK_RUNNER=address), 40)
+    assert run.returncode != 0, run.output
+    return run.output, run.output.strip().splitlines()[-1], time.monotonic() - start
+
+
 def test_a_flow_without_credentials_is_refused_at_once_naming_the_cluster(
     tls_cluster: DaskCluster, hosts: dict[str, Host]
 ) -> None:
-    env = cluster_env(TASKLOOM_TASK_RUNNER=tls_cluster.address)
-    start = time.monotonic()
-    run = run_flow(hosts["d"], ["map", "10", "0"], env, timeout=40)
-    seconds = time.monotonic() - start
-    assert run.returncode != 0
-    last = run.output.strip().splitlines()[-1]
-    assert last.startswith("taskloom.exceptions.TaskRunnerError"), run.output
+    output, last, seconds = refused(hosts["d"], tls_cluster.address)
+    assert last.startswith("taskloom.exceptions.TaskRunnerError"), output
     assert tls_cluster.address in last
     assert "has no TLS credentials" in last
-    assert "The above exception was the direct cause" not in run.output
+    assert "The above exception was the direct cause" not in output
     assert seconds < 20
 
 
-@pytest.mark.timeout(60)
 def test_a_plain_tcp_client_is_refused_at_once_and_told_of_tls(
     tls_cluster: DaskCluster, hosts: dict[str, Host]
 ) -> None:
     plain = tls_cluster.address.replace("tls://", "tcp://")
-    env = cluster_env(TASKLOOM_TASK_RUNNER=plain)
-    start = time.monotonic()
-    run = run_flow(hosts["d"], ["map", "10", "0"], env, timeout=40)
-    seconds = time.monotonic() - start
-    assert run.returncode != 0
-    last = run.output.strip().splitlines()[-1]
-    assert last.startswith("taskloom.exceptions.TaskRunnerError"), run.output
+    output, last, seconds = refused(hosts["d"], plain)
+    assert last.startswith("taskloom.exceptions.TaskRunnerError"), output
     assert plain in last
     assert f"connect to {tls_cluster.address!r} with TLS credentials" in last
     assert seconds < 20
