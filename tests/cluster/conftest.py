@@ -2,7 +2,7 @@
 (the flow's process), each a network namespace (`netns_hosts`).
 
 These tests need root and `ip netns`; elsewhere they skip, saying why. `nox -s cluster` runs
-them, the `tests` session leaves them out (pyproject.toml: `--ignore=tests/cluster` there).
+them, the `tests` session leaves them out (noxfile.py gives it `--ignore=tests/cluster`).
 """
 
 from __future__ import annotations
