@@ -209,6 +209,20 @@ def test_a_runner_without_tls_credentials_says_how_to_give_them_not_dasks_traceb
     assert caught.value.__cause__ is None
 
 
+def test_tls_credentials_from_the_dask_configuration_are_enough(
+    tls_cluster: Any, tls_security: Any
+) -> None:
+    import dask
+
+    credentials = {
+        "distributed.comm.tls.ca-file": tls_security.tls_ca_file,
+        "distributed.comm.tls.client.cert": tls_security.tls_client_cert,
+        "distributed.comm.tls.client.key": tls_security.tls_client_key,
+    }
+    with dask.config.set(credentials), DaskTaskRunner(address=tls_cluster.scheduler_address):
+        pass
+
+
 def test_a_plain_tcp_runner_refused_by_a_tls_cluster_is_told_of_tls(tls_cluster: Any) -> None:
     plain = tls_cluster.scheduler_address.replace("tls://", "tcp://")
     tls = tls_cluster.scheduler_address
