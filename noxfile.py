@@ -9,6 +9,8 @@
 - `example-runner`: the example third-party runner (examples/limited-threads) installed beside
   the core alone, through the whole runner kit.
 - `stress`: the stress harness on every runner; plain, the short pass `./nox` runs.
+- `cluster`: the same flows on multi-host Dask and Ray clusters, hosts being network namespaces
+  (tests/cluster; needs root and `ip netns`, skips elsewhere).
 - `example`: the seeds' flow (a sequential flow with a Dask subflow).
 - `benchmarks`: per-task overhead of each runner beside its raw engine.
 - `build`: wheels of the four packages in `dist/`, a wheelhouse for `pip install --find-links dist`.
@@ -45,6 +47,7 @@ nox.options.sessions = [
     "isolated-ray",
     "example-runner",
     "stress",
+    "cluster",
 ]
 
 PYTHON = "3.11"
@@ -61,8 +64,9 @@ EXAMPLE_RUNNER = "examples/limited-threads"
 # The same releases as the development environment, so every session tests what was developed.
 IMPORT_LINTER = "import-linter==2.17"
 PYTEST = ("pytest==9.2.0", "pytest-xdist==3.8.0", "pytest-timeout==2.4.0")
-# The local, Dask and Ray tests watch processes (children left behind, memory) with psutil.
-TEST_TOOLS = (*PYTEST, "psutil==7.2.2", "trio==0.35.*")
+# The local, Dask and Ray tests watch processes (children left behind, memory) with psutil; the
+# TLS tests make their certificates with trustme.
+TEST_TOOLS = (*PYTEST, "psutil==7.2.2", "trio==0.35.*", "trustme==1.2.1")
 # `python -m` puts the repository root on `sys.path`, and so on that of the processes the tests
 # start: worker processes (the process pool's) import a test module's tasks by its name,
 # `tests.<folder>.<file>`.
@@ -101,11 +105,31 @@ def imports(session: nox.Session) -> None:
     session.run("lint-imports", "--no-cache")
 
 
+#: Tests that bring up clusters of several hosts (network namespaces): the `cluster` session's.
+CLUSTER_TESTS = "tests/cluster"
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The whole test suite, all four packages installed together."""
+    """The whole test suite, all four packages installed together (but the multi-host cluster
+    tests, which are the `cluster` session's)."""
     session.install(*TEST_TOOLS, *editable(*PACKAGES))
-    session.run(*PYTEST_RUN, *session.posargs)
+    session.run(*PYTEST_RUN, f"--ignore={CLUSTER_TESTS}", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def cluster(session: nox.Session) -> None:
+    """The same flows on Dask and Ray clusters of several hosts, each host a network namespace
+    on this machine (tests/cluster): hosts lost, a cable pulled, TLS and token authentication.
+
+    Needs root and `ip netns` (the tests skip, saying so, elsewhere). Two modules at a time,
+    each whole on one xdist worker (`--dist=loadfile`): a module's clusters are its own, started
+    once for all its tests, and their hosts' names carry the worker's process id. Most of the
+    time is clusters starting and tasks sleeping, so two at a time halve it even on 2 cores.
+    """
+    session.install(*TEST_TOOLS, *editable(*PACKAGES))
+    run = ("python", "-m", "pytest", "-n", "2", "--dist=loadfile")
+    session.run(*run, CLUSTER_TESTS, *session.posargs)
 
 
 @dataclass(frozen=True)

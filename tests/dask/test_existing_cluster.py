@@ -198,6 +198,38 @@ def test_a_tls_cluster_refuses_a_runner_without_credentials(tls_cluster: Any) ->
         runner.start()
 
 
+def test_a_runner_without_tls_credentials_says_how_to_give_them_not_dasks_traceback(
+    tls_cluster: Any,
+) -> None:
+    runner = DaskTaskRunner(address=tls_cluster.scheduler_address)
+    start = time.monotonic()
+    with pytest.raises(TaskRunnerError, match=r"has no TLS credentials.*client_kwargs") as caught:
+        runner.start()
+    assert time.monotonic() - start < 5
+    assert caught.value.__cause__ is None
+
+
+def test_tls_credentials_from_the_dask_configuration_are_enough(
+    tls_cluster: Any, tls_security: Any
+) -> None:
+    import dask
+
+    credentials = {
+        "distributed.comm.tls.ca-file": tls_security.tls_ca_file,
+        "distributed.comm.tls.client.cert": tls_security.tls_client_cert,
+        "distributed.comm.tls.client.key": tls_security.tls_client_key,
+    }
+    with dask.config.set(credentials), DaskTaskRunner(address=tls_cluster.scheduler_address):
+        pass
+
+
+def test_a_plain_tcp_runner_refused_by_a_tls_cluster_is_told_of_tls(tls_cluster: Any) -> None:
+    plain = tls_cluster.scheduler_address.replace("tls://", "tcp://")
+    tls = tls_cluster.scheduler_address
+    with pytest.raises(TaskRunnerError, match=rf"takes only TLS.*connect to '{tls}' with TLS"):
+        DaskTaskRunner(address=plain).start()
+
+
 def test_an_address_without_a_scheme_is_a_tcp_address(existing_cluster: Any) -> None:
     bare = existing_cluster.scheduler_address.removeprefix("tcp://")
 

@@ -46,3 +46,37 @@ def address_error(address: str) -> str | None:
         f"{accepted}, or host:port for tcp://). A scheduler started with `dask scheduler` "
         f"listens at {'tcp://' + rest.rstrip('/')!r}, port 8786 unless told otherwise."
     )
+
+
+def missing_tls_credentials(address: str, security: object) -> str | None:
+    """Why a client cannot connect to the TLS scheduler at `address` with `security` (none
+    given: the dask configuration's), or None when it has TLS credentials or needs none."""
+    from distributed.security import Security
+
+    if not address.lower().startswith("tls://"):
+        return None
+    if security is None:
+        security = Security()  # what the client would take from the dask configuration
+    if not isinstance(security, Security):
+        return None  # `security=True` and the like: dask's own to judge
+    if security.get_connection_args("client").get("ssl_context") is not None:
+        return None
+    return (
+        f"Could not connect to the Dask scheduler at {address!r}: a tls:// scheduler takes only "
+        "TLS connections, and this runner has no TLS credentials. Give them as "
+        'client_kwargs={"security": distributed.security.Security(tls_ca_file=..., '
+        "tls_client_cert=..., tls_client_key=..., require_encryption=True)}, or in the dask "
+        "configuration (distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and .key)."
+    )
+
+
+def reset_hint(address: str, error: BaseException) -> str:
+    """What a plain connection reset at once most often means: a scheduler that takes only TLS
+    (it drops a tcp:// client's first bytes). Empty for any other failure."""
+    if not address.lower().startswith("tcp://") or "Connection reset by peer" not in str(error):
+        return ""
+    tls = "tls://" + address[len("tcp://") :]
+    return (
+        f". A scheduler that takes only TLS resets plain connections: if this one does, connect "
+        f'to {tls!r} with TLS credentials (client_kwargs={{"security": ...}})'
+    )

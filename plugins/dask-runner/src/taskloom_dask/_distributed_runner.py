@@ -24,7 +24,12 @@ from taskloom.task_runners import (
     logger,
 )
 from taskloom_dask import _cluster
-from taskloom_dask._addresses import address_error, scheduler_address
+from taskloom_dask._addresses import (
+    address_error,
+    missing_tls_credentials,
+    reset_hint,
+    scheduler_address,
+)
 from taskloom_dask._batch_future import DaskBatch, DaskBatchFuture
 from taskloom_dask._distributed_future import DaskFuture, dask_key
 from taskloom_dask._interrupted_sync import quiet_interrupted_sync
@@ -181,12 +186,16 @@ class DaskTaskRunner(TaskRunner):
     def _connect(self, address: str) -> distributed.Client:
         kwargs = dict(self.client_kwargs)
         kwargs.setdefault("timeout", CONNECT_TIMEOUT_SECONDS)
+        missing = missing_tls_credentials(address, kwargs.get("security"))
+        if missing:
+            # Said here, not by dask's TypeError from deep in its transport layer.
+            raise TaskRunnerError(missing)
         try:
             return distributed.Client(address, **kwargs)
         except Exception as exc:
             raise TaskRunnerError(
                 f"Could not connect to the Dask scheduler at {address!r}: "
-                f"{type(exc).__name__}: {exc}"
+                f"{type(exc).__name__}: {exc}{reset_hint(address, exc)}"
             ) from exc
 
     def _cancel(self) -> None:
