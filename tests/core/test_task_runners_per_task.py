@@ -174,3 +174,15 @@ def test_a_plugin_wrapping_the_runner_steps_sees_the_tasks_own_runner_too(
     assert both() == 2
     own = [step for step, runner in steps.seen if runner == "ThreadTaskRunner"]
     assert own == ["start", "submit", "wait", "shutdown"]
+
+
+def test_a_graph_flows_node_of_a_task_naming_a_runner_runs_there() -> None:
+    from taskloom import Flow
+
+    with Flow("graph", task_runner=Recorded("flow's")) as graph_flow:
+        result = increment(double(1))
+
+    state = graph_flow.run()
+    assert state.result[result].result() == 3
+    assert "flow's runs double" in Recorded.events
+    assert "own runs increment" in Recorded.events
