@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from taskloom import task
+from taskloom import get_run_logger, task
 
 
 @task
@@ -113,3 +113,18 @@ async def async_identity(value: Any) -> Any:
 @task
 def submit_async_child(value: Any) -> Any:
     return async_identity.submit(value).result()
+
+
+@task
+def logs_lines(label: str, count: int) -> int:
+    """Logs `count` lines through its run logger: `<label> line 0`, `<label> line 1`, ..."""
+    logger = get_run_logger()
+    for index in range(count):
+        logger.info("%s line %d", label, index)
+    return count
+
+
+@task
+def logs_then_fails(label: str) -> None:
+    get_run_logger().warning("%s about to fail", label)
+    raise ValueError(label)

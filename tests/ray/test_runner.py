@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import ray_runner_tasks as rt
-from taskloom import flow
+from taskloom import flow, unmapped
 from taskloom.futures import TaskloomFuture
 from taskloom.states import StateType
 from taskloom_ray import RayTaskRunner, _session, remote_options
@@ -243,3 +243,53 @@ def _wait_for_text(path: Path) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the task never started")
         time.sleep(0.05)
+
+
+def _lines_and_end(messages: list[str], label: str, run_name: str) -> tuple[list[str], bool]:
+    """The lines run `run_name` logged (their text starts with `label`), in the order printed,
+    and whether they all came before the line saying how it ended."""
+    prefix = f"Task run {run_name!r} - {label} "
+    lines = [i for i, m in enumerate(messages) if m.startswith(prefix)]
+    end = next(i for i, m in enumerate(messages) if m.startswith(f"Task run {run_name!r} finished"))
+    return [messages[i] for i in lines], bool(lines) and max(lines) < end
+
+
+def test_a_runs_log_lines_reach_the_flows_output_before_its_end(taskloom_log: Any) -> None:
+    @flow(task_runner=RayTaskRunner())
+    def logs() -> list[str]:
+        futures = rt.logs_lines.map(["alpha", "beta"], unmapped(3))
+        assert [f.result() for f in futures] == [3, 3]
+        return [f.task_run_name for f in futures]
+
+    for label, run_name in zip(["alpha", "beta"], logs(), strict=True):
+        lines, first = _lines_and_end(taskloom_log.messages, label, run_name)
+        assert lines == [f"Task run {run_name!r} - {label} line {i}" for i in range(3)]
+        assert first
+
+
+def test_a_failed_runs_log_lines_reach_the_flows_output_before_its_end(
+    taskloom_log: Any,
+) -> None:
+    @flow(task_runner=RayTaskRunner())
+    def fails() -> str:
+        future = rt.logs_then_fails.submit("gamma")
+        future.wait()
+        return future.task_run_name
+
+    run_name = fails(return_state=True).result(raise_on_failure=False)
+    lines, first = _lines_and_end(taskloom_log.messages, "gamma", run_name)
+    assert lines == [f"Task run {run_name!r} - gamma about to fail"]
+    assert first
+
+
+def test_the_log_lines_of_a_batched_maps_runs_come_before_their_ends(taskloom_log: Any) -> None:
+    @flow(task_runner=RayTaskRunner())
+    def batched() -> list[str]:
+        futures = rt.logs_lines.map(["delta", "epsilon"], unmapped(2), batch_size=2)
+        assert futures.result() == [2, 2]
+        return [f.task_run_name for f in futures]
+
+    for label, run_name in zip(["delta", "epsilon"], batched(), strict=True):
+        lines, first = _lines_and_end(taskloom_log.messages, label, run_name)
+        assert lines == [f"Task run {run_name!r} - {label} line {i}" for i in range(2)]
+        assert first

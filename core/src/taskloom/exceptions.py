@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from taskloom.states import State
@@ -57,6 +57,10 @@ class TaskRunFailure(Exception):
     Engines such as Dask and Ray skip the dependents of a task that raised and hand them its
     error; the run name it holds tells a dependent's own failure apart from its upstream's.
     """
+
+    #: The lines the run logged in its worker, for an engine that sends them back with the
+    #: outcome (see `taskloom.task_runners.captured_log_records`); None where it does not.
+    log_records: list[dict[str, Any]] | None = None
 
     def __init__(self, task_run_name: str, state: State) -> None:
         super().__init__(task_run_name, state)

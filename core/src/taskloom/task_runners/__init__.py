@@ -23,6 +23,8 @@ A runner plugin imports only from here (and `taskloom.futures`, `taskloom.states
   runner running async calls on a loop ends `cancelled(started=True)` and lets propagate;
 - `detached_context()`: the caller's context without its async library marker, for a run
   started on a loop of the runner's (the caller may run another library than that loop);
+- `captured_log_records()` / `replay_log_records(records)`: a run's log lines carried back with
+  its outcome, for engines whose own log pipeline would print them after the run's end;
 - `logger`: the `taskloom` logger, for a runner's own lines.
 
 `from taskloom.task_runners import DaskTaskRunner` imports the class from its plugin package, or
@@ -47,6 +49,7 @@ from taskloom._toolkit.main_guard import (
     runs_from_unguarded_main,
 )
 from taskloom._toolkit.plain import PLAIN_TYPES, all_plain
+from taskloom._toolkit.run_logs import PortableRecord, captured_log_records, replay_log_records
 from taskloom._toolkit.runner import TaskRunner
 from taskloom._toolkit.thread_calls import ThreadCalls
 from taskloom._toolkit.worker_signals import leave_signals_to_the_flow, signals_blocked
@@ -57,6 +60,7 @@ __all__ = [
     "PLAIN_TYPES",
     "CallFields",
     "FinishedFuture",
+    "PortableRecord",
     "TaskCall",
     "TaskRunner",
     "TaskloomFuture",
@@ -64,6 +68,7 @@ __all__ = [
     "all_plain",
     "auto_batch_size",
     "batch_outcome_state",
+    "captured_log_records",
     "check_main_guard",
     "detached_context",
     "dumps_flow_run",
@@ -73,6 +78,7 @@ __all__ = [
     "loads_flow_run",
     "logger",
     "main_script_lacks_guard",
+    "replay_log_records",
     "run_batch",
     "runs_from_unguarded_main",
     "signals_blocked",

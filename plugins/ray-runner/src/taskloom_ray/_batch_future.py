@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from taskloom.futures import TaskloomFuture
-from taskloom.task_runners import batch_outcome_state
+from taskloom.task_runners import batch_outcome_state, replay_log_records
 from taskloom_ray._futures import block, task_error
 from taskloom_ray._remote import element_function
 
@@ -55,13 +55,19 @@ class RayBatch:
         return self._outcomes is not None or block(self.ref, timeout, self.in_worker)
 
     def outcomes(self) -> list[Any] | BaseException:
-        """Every call's outcome (the batch having returned), or the error that ended it."""
+        """Every call's outcome (the batch having returned), or the error that ended it.
+
+        The first to read them prints the lines the batch's runs logged in the worker, which
+        came back with the outcomes: before any of those runs' lines saying how they ended.
+        """
         with self._lock:
             if self._outcomes is None:
                 try:
-                    self._outcomes = ray.get(self.ref)
+                    self._outcomes, logged = ray.get(self.ref)
                 except Exception as exc:
                     self._outcomes = task_error(exc)
+                else:
+                    replay_log_records(logged)
             return self._outcomes
 
 

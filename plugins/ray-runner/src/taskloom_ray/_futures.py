@@ -15,7 +15,7 @@ from ray.exceptions import GetTimeoutError, RayTaskError
 from taskloom.exceptions import TaskRunFailure
 from taskloom.futures import TaskloomFuture
 from taskloom.states import Completed, State
-from taskloom.task_runners import TaskCall
+from taskloom.task_runners import TaskCall, replay_log_records
 
 _finishing = threading.Lock()
 
@@ -104,11 +104,14 @@ class RayFuture(TaskloomFuture):
         batch = _finished_prefix(wanted)
         if not batch:
             return
+        # The markers of runs not known to have ended come too: they hold the runs' log lines.
+        unknown = [f for f in batch if f._state is None]
         try:
-            values = ray.get([f.value_ref for f in batch])
+            fetched = ray.get([f.value_ref for f in batch] + [f._marker for f in unknown])
         except Exception:
             return  # some did not complete: each reads its own, with its own error
-        for future, value in zip(batch, values, strict=True):
+        markers = dict(zip(map(id, unknown), fetched[len(batch) :], strict=True))
+        for future, value in zip(batch, fetched, strict=False):
             known = future._state
             if known is not None:
                 known.provide(value)
@@ -120,6 +123,7 @@ class RayFuture(TaskloomFuture):
                     future._state = state
                     future._upstream = ()
             if learnt:
+                _replay(markers.get(id(future)))
                 future.call.log_final(state)
             future.wait(0)  # through the flow run, which is told of the final state
 
@@ -127,9 +131,9 @@ class RayFuture(TaskloomFuture):
         """Wait at most `timeout` seconds for the run's final state, fetching its value too
         when `with_value` (else the state loads it on first use); and whether the run had
         finished before, so that nothing was waited for."""
-        marker = self._marker
         # A run that did not complete left its error in both objects: either tells how it ended.
-        ref = self.value_ref if with_value else marker
+        # The marker comes with the value: it holds the lines the run logged, if any.
+        ref = [self._marker, self.value_ref] if with_value else self._marker
         fetched: Any
         at_once = True
         try:
@@ -153,17 +157,24 @@ class RayFuture(TaskloomFuture):
             made_there = (
                 isinstance(cause, TaskRunFailure) and cause.task_run_name == self.task_run_name
             )
+            logged = getattr(cause, "log_records", None) if made_there else None
         else:
             made_there = True
-            state = State.completed(fetched) if with_value else Completed(loader=self._load)
+            if with_value:
+                logged, value = fetched
+                state = State.completed(value)
+            else:
+                logged, state = fetched, Completed(loader=self._load)
         with _finishing:
             if self._state is not None:  # another thread learnt it meanwhile
                 return self._state, at_once
             self._state = state
             self._upstream = ()
         # The worker did not log how the run finished (see `_remote.WorkerCall`); a state it
-        # made has been through the task's state handlers there.
+        # made has been through the task's state handlers there. The lines the run logged
+        # came back with it: they go first, as they happened.
         if made_there:
+            _replay(logged)
             return self.call.log_final(state), at_once
         return self.call.finish(state), at_once
 
@@ -217,6 +228,13 @@ def block(ref: Any, timeout: float | None, in_worker: bool) -> bool:
     except Exception:
         pass  # the run failed: its objects say how
     return True
+
+
+def _replay(logged: Any) -> None:
+    """Print the lines a run logged in its worker, which came back in its marker (a list; the
+    marker of a run that logged nothing is `True`) or on its `TaskRunFailure`."""
+    if isinstance(logged, list) and logged:
+        replay_log_records(logged)
 
 
 def task_error(exc: BaseException) -> BaseException:

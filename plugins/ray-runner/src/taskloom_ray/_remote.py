@@ -7,7 +7,8 @@ until something needs it (a dependent task, or `result()` in the flow). A run th
 complete raises `TaskRunFailure`: Ray then skips its dependents and hands them that error.
 
 The line saying how a run finished is logged where the run's future learns it, normally in the
-flow's process (see `WorkerCall`).
+flow's process (see `WorkerCall`), right after the lines the run logged itself: those travel
+back with the outcome rather than through Ray's log pipeline, which would deliver them later.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from taskloom.exceptions import TaskRunFailure
 from taskloom.task_runners import (
     PLAIN_TYPES,
     CallFields,
+    PortableRecord,
     TaskCall,
     all_plain,
+    captured_log_records,
     loads_flow_run,
     run_batch,
 )
@@ -32,7 +35,9 @@ from taskloom_ray import _session
 if TYPE_CHECKING:
     from taskloom import Task
 
-#: What the marker object of a completed run holds.
+#: What the marker object of a completed run holds when the run logged nothing; one that
+#: logged holds its records instead (see `captured_log_records`), and a run that did not
+#: complete carries them on its `TaskRunFailure` (`log_records`).
 COMPLETED = True
 
 # A call's fields besides its task (`TaskCall.fields()`), and its flow run pickled.
@@ -57,7 +62,8 @@ class WorkerCall(TaskCall):
     Ray copies what workers write to the flow's console through its log pipeline (files, a
     log monitor, the GCS, the driver), which costs more CPU per line than a trivial task run
     itself; the flow's process logs the line instead, in its own format, when the run's
-    future learns the final state. What a task logs or prints itself still comes through Ray.
+    future learns the final state, after the lines the run logged (which come back with its
+    outcome). What a task prints, or logs outside `taskloom`, still comes through Ray.
     """
 
     __slots__ = ()
@@ -108,8 +114,8 @@ def element_function() -> Any:
     if _element is None or _element[0] != generation:
         import ray
 
-        def element(outcomes: list[Any], index: int) -> tuple[bool, Any]:
-            outcome = outcomes[index]
+        def element(batch: tuple[list[Any], Any], index: int) -> tuple[bool, Any]:
+            outcome = batch[0][index]
             if isinstance(outcome, TaskRunFailure):
                 raise outcome
             return COMPLETED, outcome
@@ -121,13 +127,19 @@ def element_function() -> Any:
 def _make_remote_function(task: Task[..., Any], remote_only: dict[str, Any]) -> Any:
     import ray
 
-    def run(fields: RemoteFields | bytes, *upstream: Any) -> tuple[bool, Any]:
+    def run(fields: RemoteFields | bytes, *upstream: Any) -> tuple[Any, Any]:
         # `upstream` holds the values of the runs this one takes as arguments, then the
         # markers of those it only waits for: Ray resolved both before calling.
         unpacked: RemoteFields = pickle.loads(fields) if isinstance(fields, bytes) else fields
         call_fields, flow_run = unpacked
         call = WorkerCall.from_fields(task, call_fields, loads_flow_run(flow_run))
-        return COMPLETED, call.run_for_engine(*upstream)
+        with captured_log_records() as records:
+            try:
+                value = call.run_for_engine(*upstream)
+            except TaskRunFailure as failure:
+                failure.log_records = records
+                raise
+        return records or COMPLETED, value
 
     # Ray names the runs (in its logs and dashboard) after the function: after the task. (The
     # `name=` option would do too, at a cost per run.) Cloudpickle still ships the function by
@@ -141,10 +153,12 @@ def _make_remote_function(task: Task[..., Any], remote_only: dict[str, Any]) -> 
 def _make_batch_function(task: Task[..., Any], remote_only: dict[str, Any]) -> Any:
     import ray
 
-    def run(fields: BatchFields) -> list[Any]:
+    def run(fields: BatchFields) -> tuple[list[Any], list[PortableRecord]]:
         flow_run, calls = fields
         handle = loads_flow_run(flow_run)
-        return run_batch([WorkerCall.from_fields(task, call, handle) for call in calls])
+        with captured_log_records() as records:
+            outcomes = run_batch([WorkerCall.from_fields(task, call, handle) for call in calls])
+        return outcomes, records
 
     run.__name__ = run.__qualname__ = f"{task.name}-batch"
     return ray.remote(max_retries=0, **remote_only)(run)
