@@ -39,3 +39,16 @@ def test_replayed_records_keep_their_level_text_time_and_traceback(taskloom_log:
         created,
     )
     assert record.exc_text is not None and "ValueError: inside" in record.exc_text
+
+
+def test_an_extra_value_that_cannot_pickle_travels_as_its_text() -> None:
+    class Unpicklable:
+        def __reduce__(self) -> Any:
+            raise TypeError("no")
+
+        def __repr__(self) -> str:
+            return "<unpicklable>"
+
+    with captured_log_records() as records:
+        logger.info("with extra", extra={"thing": Unpicklable()})
+    assert pickle.loads(pickle.dumps(records))[0]["thing"] == "<unpicklable>"

@@ -53,7 +53,14 @@ def _portable(record: logging.LogRecord) -> PortableRecord:
         )
     attributes["exc_info"] = None
     attributes.pop("message", None)
+    for key, value in attributes.items():
+        if type(value) not in _PLAIN:
+            # An `extra=` value that may not pickle: as text, so the run's outcome still can.
+            attributes[key] = repr(value)
     return attributes
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 @contextmanager
