@@ -128,6 +128,13 @@ class Host:
 
     def kill_all(self) -> None:
         """Kill every process of this host at once, as a machine that loses power."""
+        # Those started here by their process group first: one started a moment ago may not
+        # have entered the namespace yet (`ip netns exec` joins it, then runs the command), and
+        # `ip netns pids` would miss it.
+        for process in self.processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
         kill_namespace(self.namespace)
         for process in self.processes:
             with contextlib.suppress(subprocess.TimeoutExpired):

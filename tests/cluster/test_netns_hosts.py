@@ -74,12 +74,26 @@ def test_closing_the_network_kills_its_processes_and_deletes_its_namespaces(
     tmp_path: Path,
 ) -> None:
     net = Network()
-    a = net.add_host("a")
-    sleeper = a.popen(["sleep", "60"], cluster_env(), tmp_path / "sleep.log")
-    assert namespace_pids(a.namespace) == [sleeper.pid]
-    net.close()
+    try:
+        a = net.add_host("a")
+        sleeper = a.popen(["sleep", "60"], cluster_env(), tmp_path / "sleep.log")
+        # `ip netns exec` joins the namespace, then becomes `sleep`: a moment after it starts.
+        deadline = time.monotonic() + 10
+        while namespace_pids(a.namespace) != [sleeper.pid] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert namespace_pids(a.namespace) == [sleeper.pid]
+    finally:
+        net.close()
     assert sleeper.poll() is not None
     assert not {a.namespace, net.switch} & namespaces()
+
+
+def test_closing_the_network_kills_a_process_not_yet_in_its_namespace(tmp_path: Path) -> None:
+    with Network() as net:
+        a = net.add_host("a")
+        # Closed at once: the process may still be `ip netns exec` joining the namespace.
+        sleeper = a.popen(["sleep", "60"], cluster_env(), tmp_path / "sleep.log")
+    assert sleeper.wait(timeout=10) is not None
 
 
 def test_the_namespaces_of_a_process_gone_before_its_cleanup_are_deleted_by_the_next() -> None:
