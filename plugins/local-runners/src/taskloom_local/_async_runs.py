@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
-from taskloom.task_runners import detached_context
-
-logger = logging.getLogger("taskloom")
+from taskloom.task_runners import detached_context, logger
 
 #: How long `stop` waits, after `cancel_all`, for cancelled runs to end. A run that catches its
 #: cancellation and goes on would otherwise hold the flow's shutdown (and Ctrl-C) forever.
@@ -22,8 +19,10 @@ class AsyncRuns:
     """Runs coroutine functions concurrently in one anyio task group, on a thread of its own.
 
     The thread runs `anyio.run` on the flow run's backend (asyncio or trio). Runs start
-    through the loop's `run_sync_soon`, which never blocks and works from any thread, the
-    loop's own included (a run's done callback starts its dependents there). anyio's blocking
+    through anyio's `run_sync_soon` (on asyncio, the loop's own `call_soon_threadsafe`: a
+    start touches no anyio API; the other calls here do, and need anyio's marker), which
+    never blocks and works from any thread, the loop's own included (a run's done callback
+    starts its dependents there). anyio's blocking
     portal does not fit: its `start_task_soon` blocks the caller for a round trip to the loop,
     refuses the loop's own thread, and a trio portal cannot be driven at all from a thread
     running trio (the flow's, when the flow runs under trio).

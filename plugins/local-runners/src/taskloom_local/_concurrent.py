@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import queue
 import threading
@@ -11,14 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from taskloom.futures import TaskloomFuture
-from taskloom.task_runners import TaskCall, TaskRunner, ThreadCalls, when_final
+from taskloom.task_runners import TaskCall, TaskRunner, ThreadCalls, logger, when_final
 from taskloom_local._async_runs import STOP_AFTER_CANCEL, AsyncRuns
 from taskloom_local._thread_futures import ThreadFuture, worker
 
 if TYPE_CHECKING:
     from typing import Self
-
-logger = logging.getLogger("taskloom")
 
 
 class ConcurrentTaskRunner(TaskRunner):

@@ -110,8 +110,9 @@ class RayFuture(TaskloomFuture):
             fetched = ray.get([f.value_ref for f in batch] + [f._marker for f in unknown])
         except Exception:
             return  # some did not complete: each reads its own, with its own error
-        markers = dict(zip(map(id, unknown), fetched[len(batch) :], strict=True))
-        for future, value in zip(batch, fetched, strict=False):
+        values, fetched_markers = fetched[: len(batch)], fetched[len(batch) :]
+        markers = dict(zip(map(id, unknown), fetched_markers, strict=True))
+        for future, value in zip(batch, values, strict=True):
             known = future._state
             if known is not None:
                 known.provide(value)
