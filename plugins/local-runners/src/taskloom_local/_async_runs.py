@@ -92,14 +92,21 @@ class AsyncRuns:
 
     def _start_on_loop(self, run: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         native = self._native
-        if native is None or self._cancelled:
+        if native is None:
             # After `cancel_all` the group's cancelled scope cancels the run at its first await.
             self._group.start_soon(run)
             return
-        # Detached: the submitting thread's context may name another async library.
+        # Detached: the submitting thread's context may name another async library. Never the
+        # group's `start_soon` here, not even after `cancel_all`: this is a plain loop callback,
+        # without anyio's marker, where anyio raises and the run would never start.
         task = self._loop.create_task(run(), context=detached_context())
         native.add(task)
         task.add_done_callback(native.discard)
+        if self._cancelled:
+            # Queued behind the task's first step, so the run starts and sees its cancellation
+            # at its first await, as in the cancelled group (cancelled before that step, its
+            # coroutine would never run, and nothing would end its future).
+            self._loop.call_soon(task.cancel)
 
     def cancel_all(self) -> None:
         """Cancel every run going, and every run started from now on; do not wait."""
