@@ -93,7 +93,7 @@ def flow_run_scope(flow: Flow[..., Any]) -> Iterator[tuple[FlowRun, _Outcome, li
                 if isinstance(outcome.error, FlowTimeout):
                     # Past its timeout the flow's outcome is decided: its running task runs
                     # are cancelled (an async one sees the cancellation), not waited for.
-                    run.runner.cancel()
+                    run.cancel_runs()
                 run.collect()
                 state = _failed_flow(outcome.error)
             else:
@@ -171,11 +171,16 @@ def _shut_down(run: FlowRun, interrupt: BaseException | None, top_level: bool) -
         hint.daemon = True
         hint.start()
     try:
+        if interrupt is not None:
+            run.cancel_chains()
         run.stop_runner(run.runner, cancel=interrupt is not None)
     finally:
         try:
             run.shutdown_lanes(cancel=interrupt is not None)
         finally:
+            # None is left waiting for a runner that is gone (after a flow run that ended well
+            # every one was final before this).
+            run.cancel_chains()
             if hint is not None:
                 hint.cancel()
 

@@ -88,6 +88,14 @@ class FlowRun(Submitter):
                 self._lanes_by_spec[_spec_key(spec)] = lane
         return lane
 
+    def cancel_runs(self) -> None:
+        """Cancel the run's task runs on every runner, without waiting for them: those waiting
+        for another runner's runs first, so that none goes to a runner after its cancellation."""
+        self.cancel_chains()
+        self.runner.cancel()
+        for lane in self.lanes:
+            lane.runner.cancel()
+
     def shutdown_lanes(self, cancel: bool) -> None:
         """Shut the lanes' runners down (cancelling their work first when `cancel`)."""
         for lane in reversed(self.lanes):
@@ -264,6 +272,7 @@ class RunnerLane(Submitter):
         self.summarizes = flow_run.summarizes
         self.async_backend = flow_run.async_backend
         self._counters = flow_run._counters  # one numbering of each task's runs per flow run
+        self.chains = flow_run.chains
         self._summaries = flow_run._summaries
         self._notify_submitted = flow_run._notify_submitted
         self._submit, self._submit_batch = flow_run.submitters_for(runner)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from taskloom._chained import ChainedFuture, Foreign, chained_upstream
 from taskloom._context import current_run
 from taskloom._logging import RunLogger, log_info, logger
 from taskloom._task_call import TaskCall, Upstream
@@ -44,6 +45,8 @@ class Submitter:
         #: what a task run's code reaches as `current_run.get().flow_run`
         self.flow_run = self
         self._counters: dict[str, Iterator[int]] = {}
+        #: runs waiting for another runner's runs before they go to theirs (`ChainedFuture`)
+        self.chains: list[ChainedFuture] = []
         #: the maps whose summary lines are still to come (`summarizes`)
         self._summaries: list[Any] = []
         self._notify_submitted: Callable[[TaskCall], None] | None = None
@@ -104,11 +107,11 @@ class Submitter:
         batch: list[TaskCall] = []
         places: list[int] = []
         for index, (args, kwargs) in enumerate(runs):
-            call, upstream, blocked = self._prepare(task, args, kwargs, None, index)
-            if upstream or blocked:
+            call, upstream, blocked, foreign = self._prepare(task, args, kwargs, None, index)
+            if upstream or blocked or foreign:
                 # It waits for other runs: on its own, so that a failure upstream of it cannot
                 # fail the rest of a batch.
-                futures[index] = self._submit_prepared(call, upstream, blocked)
+                futures[index] = self._submit_prepared(call, upstream, blocked, foreign)
                 continue
             batch.append(call)
             places.append(index)
@@ -143,23 +146,25 @@ class Submitter:
         kwargs: dict[str, Any],
         wait_for: Iterable[Any] | None,
         map_index: int | None = None,
-    ) -> tuple[TaskCall, list[TaskloomFuture], str | None]:
-        """The call of one task run, its upstream futures, and the name of an upstream run of
-        another runner that did not complete (the call cannot run), if any."""
+    ) -> tuple[TaskCall, list[TaskloomFuture], str | None, list[TaskloomFuture]]:
+        """The call of one task run, its upstream futures, the name of an upstream run of
+        another runner that did not complete (the call cannot run), if any, and the runs of
+        other runners not final yet that it waits for (see `ChainedFuture`)."""
         name = self._name_run(task)
         upstream: list[TaskloomFuture] = []
         blocked: list[str] = []
+        foreign: list[TaskloomFuture] = []
         if args and _may_hold_futures(args):
-            args = self._extract(args, upstream, blocked)
+            args = self._extract(args, upstream, blocked, foreign)
         if kwargs and _may_hold_futures(kwargs.values()):
-            kwargs = self._extract(kwargs, upstream, blocked)
+            kwargs = self._extract(kwargs, upstream, blocked, foreign)
         n_data = len(upstream)
         if wait_for is not None:
             for item in wait_for:
                 if not isinstance(item, TaskloomFuture):
                     raise TypeError(f"wait_for takes futures; got {item!r}")
                 if item not in upstream:
-                    self._extract(item, upstream, blocked)
+                    self._extract(item, upstream, blocked, foreign)
         names = tuple([f.task_run_name for f in upstream]) if upstream else ()
         call = TaskCall(task, name, args, kwargs, names, n_data, self, map_index)
         if self._notify_submitted is not None:
@@ -168,18 +173,45 @@ class Submitter:
             logger.debug("Submitting task run %r to %s...", name, self.runner_word)
         else:
             log_info("Submitting task run %r to %s...", name, self.runner_word)
-        return call, upstream, blocked[0] if blocked else None
+        return call, upstream, blocked[0] if blocked else None, foreign
 
     def _submit_prepared(
-        self, call: TaskCall, upstream: list[TaskloomFuture], blocked: str | None
+        self,
+        call: TaskCall,
+        upstream: list[TaskloomFuture],
+        blocked: str | None,
+        foreign: list[TaskloomFuture],
     ) -> TaskloomFuture:
-        """Submit a call `_prepare` made; one that cannot run ends `NotReady` at once."""
+        """Submit a call `_prepare` made; one that cannot run ends `NotReady` at once, one
+        waiting for runs of other runners is chained to them."""
         if blocked:
             future: TaskloomFuture = FinishedFuture(call, call.finish(call.not_ready(blocked)))
+        elif foreign:
+            return self._chain(call, upstream, foreign)
         else:
+            if upstream and _has_chained(upstream):
+                unwrapped = chained_upstream(upstream)
+                if unwrapped is None:
+                    return self._chain(call, upstream, foreign)
+                upstream = unwrapped
             future = self._submit(call, upstream)
         self._adopt(future)
         return future
+
+    def _chain(
+        self, call: TaskCall, upstream: list[TaskloomFuture], foreign: list[TaskloomFuture]
+    ) -> TaskloomFuture:
+        future = ChainedFuture(call, self, upstream, foreign)
+        self._adopt(future)
+        self.chains.append(future)
+        future.begin()
+        return future
+
+    def cancel_chains(self) -> None:
+        """End `Cancelled` the runs of this flow run still waiting for another runner's runs
+        (they will not go to their runner); those already submitted are their runner's."""
+        for future in self.chains:
+            future.cancel_unsubmitted()
 
     def _adopt(self, future: TaskloomFuture) -> None:
         future.owner = self
@@ -191,9 +223,16 @@ class Submitter:
             counter = self._counters.setdefault(task.key, itertools.count())
         return f"{task.name}-{task.key}-{next(counter)}"
 
-    def _extract(self, value: Any, upstream: list[TaskloomFuture], blocked: list[str]) -> Any:
+    def _extract(
+        self,
+        value: Any,
+        upstream: list[TaskloomFuture],
+        blocked: list[str],
+        foreign: list[TaskloomFuture],
+    ) -> Any:
         """`value` with this runner's futures replaced by placeholders (collected in `upstream`)
-        and other runners' futures by their results."""
+        and other runners' futures by their results: by placeholders too (collected in
+        `foreign`) while they are not final, unless this runner runs calls at submission."""
         if isinstance(value, TaskloomFuture):
             if value.owner is None or value.owner.runner is self.runner:
                 for index, seen in enumerate(upstream):
@@ -202,6 +241,12 @@ class Submitter:
                 upstream.append(value)
                 return Upstream(len(upstream) - 1)
             # A future of another runner (a parent flow's, say) cannot travel to this one.
+            if not value.done() and not self.runner.runs_at_submission:
+                for index, seen in enumerate(foreign):
+                    if seen is value:
+                        return Foreign(index)
+                foreign.append(value)
+                return Foreign(len(foreign) - 1)
             state = value.wait()
             assert state is not None
             if not state.is_completed():
@@ -210,11 +255,11 @@ class Submitter:
             return state.data
         cls = type(value)
         if cls is dict:
-            return {k: self._extract(v, upstream, blocked) for k, v in value.items()}
+            return {k: self._extract(v, upstream, blocked, foreign) for k, v in value.items()}
         if cls in CONTAINERS:
-            return cls(self._extract(v, upstream, blocked) for v in value)
+            return cls(self._extract(v, upstream, blocked, foreign) for v in value)
         if cls is TaskloomFutureList:  # a map's futures passed whole: a list of their values
-            return [self._extract(v, upstream, blocked) for v in value]
+            return [self._extract(v, upstream, blocked, foreign) for v in value]
         return value
 
     def _track(self, future: TaskloomFuture) -> None:
@@ -230,6 +275,10 @@ class Submitter:
         return RunLogger(
             logger, {"run_label": f"Flow run {self.name!r}", "flow_run_name": self.name}
         )
+
+
+def _has_chained(upstream: list[TaskloomFuture]) -> bool:
+    return ChainedFuture in map(type, upstream)  # on every submission with upstream: no frame
 
 
 def _may_hold_futures(values: Iterable[Any]) -> bool:

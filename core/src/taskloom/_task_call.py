@@ -393,14 +393,14 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _fill(value: Any, values: Sequence[Any]) -> Any:
-    """`value` with every `Upstream` placeholder, also inside lists, tuples, sets and dicts,
-    replaced by the upstream value it stands for."""
+def _fill(value: Any, values: Sequence[Any], placeholder: type = Upstream) -> Any:
+    """`value` with every `placeholder` (`Upstream` unless said), also inside lists, tuples,
+    sets and dicts, replaced by the upstream value it stands for."""
     cls = type(value)
-    if cls is Upstream:
+    if cls is placeholder:
         return values[value.index]
     if cls is tuple or cls is list or cls is set or cls is frozenset:
-        return cls(_fill(item, values) for item in value)
+        return cls(_fill(item, values, placeholder) for item in value)
     if cls is dict:
-        return {key: _fill(item, values) for key, item in value.items()}
+        return {key: _fill(item, values, placeholder) for key, item in value.items()}
     return value

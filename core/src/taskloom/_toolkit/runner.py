@@ -48,6 +48,12 @@ class TaskRunner(abc.ABC):
     defaults of `__init__`.
     """
 
+    #: Whether `submit` runs the call before it returns (the sequential runner). A run that
+    #: takes a future of another runner not final yet is then submitted once that future is,
+    #: in the submitting thread, which waits for it; on other runners it is submitted later,
+    #: from a thread of the engine's, and `submit` returns at once.
+    runs_at_submission: bool = False
+
     def __init__(self) -> None:
         self._started = False
 

@@ -23,12 +23,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from taskloom.testing._inline import InlineTaskRunner
+from taskloom.testing._pool import PoolTaskRunner
 from taskloom.testing._scenarios import SCENARIOS, Scenario
 
 if TYPE_CHECKING:
     from taskloom.testing._suite import TaskRunnerStandardSuite
 
-__all__ = ["SCENARIOS", "InlineTaskRunner", "Scenario", "TaskRunnerStandardSuite"]
+__all__ = [
+    "SCENARIOS",
+    "InlineTaskRunner",
+    "PoolTaskRunner",
+    "Scenario",
+    "TaskRunnerStandardSuite",
+]
 
 
 def __getattr__(name: str) -> Any:

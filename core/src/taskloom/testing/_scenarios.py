@@ -19,6 +19,7 @@ from taskloom.states import StateType
 from taskloom.task_runners import TaskRunner
 from taskloom.testing import _stress_tasks as t
 from taskloom.testing._inline import InlineTaskRunner
+from taskloom.testing._pool import PoolTaskRunner
 
 Scenario = Callable[[TaskRunner, Path], None]
 
@@ -190,6 +191,40 @@ def batched_map(runner: TaskRunner, workdir: Path) -> None:
     _expect(seen["second"], names, "second map")
 
 
+ACROSS_LENGTH = 20
+
+
+def across_runners(runner: TaskRunner, workdir: Path) -> None:
+    """Runs taking another runner's runs: a chain alternating between this runner and a pool
+    of threads, a map of one's futures on the other, a failure crossing over, and `wait_for`
+    of a run on the other runner."""
+    seen: dict[str, Any] = {}
+    elsewhere = PoolTaskRunner(3)
+    inc_elsewhere = t.inc.with_options(task_runner=elsewhere)
+    fail_elsewhere = t.fail.with_options(task_runner=elsewhere)
+
+    @flow(task_runner=runner)
+    def across() -> None:
+        future = t.inc.submit(0)
+        for step in range(ACROSS_LENGTH - 1):
+            future = (inc_elsewhere if step % 2 == 0 else t.inc).submit(future)
+        mapped = t.inc.map(inc_elsewhere.map(range(10)))
+        failed = fail_elsewhere.submit("boom")
+        blocked = t.add.submit(failed, 1)
+        after = t.add.submit(1, 1, wait_for=[inc_elsewhere.submit(0)])
+        seen["chain"] = future.result()
+        seen["mapped"] = mapped.result()
+        seen["blocked"] = blocked.wait()
+        seen["after"] = after.result()
+
+    state = across(return_state=True)
+    _expect(state.type, StateType.FAILED, "flow state")
+    _expect(seen["chain"], ACROSS_LENGTH, "end of the chain")
+    _expect(seen["mapped"], [x + 2 for x in range(10)], "map of the other runner's runs")
+    _expect(seen["blocked"].name, "NotReady", "run downstream of a failure on the other runner")
+    _expect(seen["after"], 2, "run waiting for a run on the other runner")
+
+
 #: Every scenario that runs inside one process, by name. The Ctrl-C scenario, which needs a
 #: process of its own per run, is `taskloom.testing.stress.ctrl_c`.
 SCENARIOS: dict[str, Scenario] = {
@@ -205,5 +240,6 @@ SCENARIOS: dict[str, Scenario] = {
         timeouts,
         subflow,
         batched_map,
+        across_runners,
     )
 }

@@ -73,6 +73,7 @@ class LocalDaskTaskRunner(TaskRunner):
         ):
             raise TypeError(f"num_workers must be a positive integer or None; got {num_workers!r}")
         self.scheduler = SCHEDULERS[scheduler.lower()]
+        self.runs_at_submission = self.scheduler == "synchronous"
         self.num_workers = num_workers
         #: dask configuration set while the runner runs (see the class docstring)
         self.config = config

@@ -15,6 +15,8 @@ class SequentialTaskRunner(TaskRunner):
     parallelism to exploit, and wherever tasks must not overlap.
     """
 
+    runs_at_submission = True
+
     def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
         states = [future.wait() for future in upstream] if upstream else ()
         return FinishedFuture(call, call.run(states))  # type: ignore[arg-type]
