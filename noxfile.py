@@ -303,7 +303,7 @@ def build(session: nox.Session) -> None:
         session.run("python", "-m", "pip", *wheel)
 
 
-BENCHMARKS = ("local", "dask", "ray", "scaling")
+BENCHMARKS = ("local", "dask", "ray", "async", "across_runners", "scaling")
 
 
 @nox.session(python=PYTHON)
