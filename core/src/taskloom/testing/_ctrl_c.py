@@ -1,4 +1,5 @@
-"""The Ctrl-C scenario: a flow mapping 400 tasks, interrupted in a process of its own."""
+"""The Ctrl-C scenario: a flow mapping 400 tasks, with a run waiting for a run of another
+runner beside them, interrupted in a process of its own."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from typing import Any
 from taskloom import _process_tree
 from taskloom.testing._stress_processes import Options, environment, kill_group, outlived, tail
 
-#: Lines a flow may print in response to Ctrl-C.
-CTRL_C_LINES = 10
+#: Lines a flow may print in response to Ctrl-C (the scenario's two runners each say that they
+#: shut down).
+CTRL_C_LINES = 11
 _CTRL_C_TASKS = 400
 # The map's own progress, which may still be on its way out when the signal arrives.
 _ROUTINE = ("Submitting task run", "finished in state Completed")
@@ -113,15 +115,18 @@ _CTRL_C_SCRIPT = """
 import faulthandler, os, signal
 
 from taskloom import flow, unmapped
-from taskloom.testing import _stress_tasks as t
+from taskloom.testing import PoolTaskRunner, _stress_tasks as t
 from taskloom.testing.stress import load_runner
 
 # From the environment, which the runner's worker processes share, not argv, which they lack.
 marker = os.environ["TASKLOOM_STRESS_MARKER"]
+elsewhere = t.slow.with_options(task_runner=PoolTaskRunner(2))
 
 
 @flow(task_runner=load_runner(os.environ["TASKLOOM_STRESS_RUNNER"]))
 def long_map():
+    # Mostly still waiting for its upstream run on the other runner when the signal comes.
+    t.add.submit(elsewhere.submit(marker + ".elsewhere", 1.0), 1)
     return [f.result() for f in t.slow.map(unmapped(marker), [0.05] * {tasks})]
 
 
