@@ -69,7 +69,9 @@ def taskloom_runner_submit(
 
     Called for every `task(...)`, `task.submit(...)` and element of `task.map(...)`, after the
     engine replaced futures in the arguments by placeholders; `upstream` are the futures the
-    call waits for, in the order of `call.upstream_names`.
+    call waits for, in the order of `call.upstream_names`. A run that takes a run of another
+    runner not final yet is submitted once that run is, from one of the engine's submitting
+    threads rather than the flow's.
     """
 
 
@@ -94,7 +96,8 @@ def taskloom_runner_wait(
     Called from `future.wait()` and `future.result()` and when a flow run collects its task runs
     at the end, until the future has its final state: a run that finished at submission (an
     inline runner, a `NotReady` run) or was waited for once is not waited for again. None means
-    the run is not final yet.
+    the run is not final yet. For a run waiting for another runner's run, `future` stands for
+    the run before it goes to `runner` (it is not one of `runner`'s own futures).
     """
 
 
@@ -128,7 +131,8 @@ def taskloom_task_run_finished(flow_run: FlowRunInfo, call: TaskCall, state: Sta
 def taskloom_task_run_future(flow_run: FlowRunInfo, future: TaskloomFuture) -> None:
     """Notification, in the flow's process, that a task run was handed to its runner: `future`
     is its future (`future.call` the call). Called once per task run, batched map elements
-    included, right after submission, from the thread that submitted it.
+    included, right after submission, from the thread that submitted it (for a run waiting for
+    another runner's run, when it begins to wait: `future` then stands for it throughout).
 
     For a plugin that follows runs as they end, whether or not the flow reads them: add a
     callback with `future.add_done_callback`. It may run in an engine's own thread (Dask's
