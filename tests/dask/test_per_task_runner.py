@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,36 +43,3 @@ def test_a_dask_result_feeds_a_thread_task_and_back(existing_cluster: Any) -> No
     assert first[0] == 1 and first[1].startswith("dask worker tcp://127.0.0.1:")
     assert middle == 2
     assert last[0] == 2 and last[1].startswith("dask worker tcp://127.0.0.1:")
-
-
-@task
-def once_there(path: str, value: int) -> int:
-    """`value` once `path` exists; -1 if it never appears (the flow that makes it was held)."""
-    deadline = time.monotonic() + 10
-    while not Path(path).exists():
-        if time.monotonic() > deadline:
-            return -1
-        time.sleep(0.01)
-    return value
-
-
-@task
-def plus_one(value: int) -> int:
-    return value + 1
-
-
-def test_a_chain_from_dask_to_threads_and_back_is_submitted_before_dask_ends(
-    existing_cluster: Any, tmp_path: Path
-) -> None:
-    dask = DaskTaskRunner(address=existing_cluster.scheduler_address)
-    gate = tmp_path / "gate"
-
-    @flow(task_runner="concurrent")
-    def across() -> int:
-        first = once_there.with_options(task_runner=dask).submit(str(gate), 1)
-        middle = plus_one.submit(first)
-        last = plus_one.with_options(task_runner=dask).submit(middle)
-        gate.touch()  # reached only if the submissions above did not wait for `first`
-        return last.result()
-
-    assert across() == 3

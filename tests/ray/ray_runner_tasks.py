@@ -128,19 +128,3 @@ def logs_lines(label: str, count: int) -> int:
 def logs_then_fails(label: str) -> None:
     get_run_logger().warning("%s about to fail", label)
     raise ValueError(label)
-
-
-@task
-def once_there(path: str, value: int) -> int:
-    """`value` once `path` exists; -1 if it never appears (the flow that makes it was held)."""
-    deadline = time.monotonic() + 10
-    while not Path(path).exists():
-        if time.monotonic() > deadline:
-            return -1
-        time.sleep(0.01)
-    return value
-
-
-@task
-def plus_one(value: int) -> int:
-    return value + 1

@@ -108,3 +108,20 @@ def slow(marker: str, seconds: float) -> Any:
         path.write_text(str(os.getpid()))
     time.sleep(seconds)
     return seconds
+
+
+#: How long `once_there` waits for its file before it gives up.
+ONCE_THERE_SECONDS = 10.0
+
+
+@task
+def once_there(path: str, value: int) -> int:
+    """`value` once the file `path` exists, -1 if it does not appear within
+    `ONCE_THERE_SECONDS`: a run held back until its flow made the file, after submitting the
+    runs that take it (a flow held at those submissions gets -1)."""
+    deadline = time.monotonic() + ONCE_THERE_SECONDS
+    while not Path(path).exists():
+        if time.monotonic() > deadline:
+            return -1
+        time.sleep(0.01)
+    return value

@@ -12,8 +12,10 @@ from taskloom import flow, unmapped
 from taskloom.exceptions import UpstreamTaskError
 from taskloom.states import StateType
 from taskloom.task_runners import TaskRunner
+from taskloom.testing import _stress_tasks as st
 from taskloom.testing import _tasks as t
 from taskloom.testing._inline import InlineTaskRunner
+from taskloom.testing._pool import PoolTaskRunner
 from taskloom.testing._scenarios import SCENARIOS
 from taskloom.testing._suite_async import AsyncSuite
 from taskloom.testing._suite_maps import MapSuite
@@ -257,6 +259,26 @@ class TaskRunnerStandardSuite(MapSuite, AsyncSuite):
 
         first, second = two()
         assert _overlap(first, second) is self.runs_concurrently
+
+    # -- runs across runners -------------------------------------------------------------
+
+    def test_a_run_taking_another_runners_run_is_submitted_without_holding_the_flow(
+        self, task_runner: TaskRunner, tmp_path: Path
+    ) -> None:
+        if task_runner.runs_at_submission:
+            pytest.skip("the runner runs each call at submission: its flow waits there")
+        gate = tmp_path / "gate"
+        elsewhere = st.inc.with_options(task_runner=PoolTaskRunner(2))
+
+        @flow(task_runner=task_runner)
+        def across() -> int:
+            first = st.once_there.submit(str(gate), 1)
+            middle = elsewhere.submit(first)
+            last = st.inc.submit(middle)
+            gate.touch()  # reached only if the submissions above did not wait for `first`
+            return last.result()  # type: ignore[no-any-return]
+
+        assert across() == 3
 
     # -- subflows ---------------------------------------------------------------------------
 
