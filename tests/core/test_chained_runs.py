@@ -226,6 +226,27 @@ def test_a_flow_past_its_timeout_cancels_the_runs_still_waiting_for_another_runn
     assert time.monotonic() - begin < 5
 
 
+def test_an_interrupted_flow_ends_the_runs_still_waiting_for_another_runner_cancelled() -> None:
+    seen: dict[str, TaskloomFuture[Any]] = {}
+    opens = threading.Timer(1.0, gate.set)  # after the interrupt: `gated` ends then
+
+    @flow(task_runner=PoolTaskRunner())
+    def interrupted() -> None:
+        seen["upstream"] = gated_elsewhere.submit(1)
+        seen["chained"] = double.submit(seen["upstream"])
+        opens.start()
+        raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            interrupted()
+    finally:
+        opens.cancel()
+        gate.set()
+    assert seen["chained"].state.type is StateType.CANCELLED
+    assert seen["upstream"].state.is_completed()
+
+
 def test_a_chained_run_whose_runner_fails_to_take_it_fails_saying_so() -> None:
     class Refusing(PoolTaskRunner):
         def submit(self, call: TaskCall, upstream: Sequence[TaskloomFuture]) -> TaskloomFuture:
