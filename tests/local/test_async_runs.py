@@ -35,10 +35,25 @@ def test_a_run_started_runs_to_its_end(backend: str) -> None:
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_run_started_after_cancel_all_starts_and_sees_its_cancellation(backend: str) -> None:
-    # A run's done callback may start its dependents after everything was cancelled: each must
-    # still start (its wrapper ends its future) and be cancelled at its first await.
-    began, cancelled = threading.Event(), threading.Event()
+def test_a_run_started_after_cancel_all_is_refused(backend: str) -> None:
+    began = threading.Event()
+
+    async def run() -> None:
+        began.set()
+
+    runs = started_runs(backend)
+    runs.cancel_all()
+    assert runs.start(run) is False
+    runs.stop()
+    assert not began.is_set()
+
+
+@pytest.mark.timeout(30)
+def test_a_start_reaching_the_loop_just_after_cancel_all_starts_and_sees_its_cancellation() -> None:
+    # A start made from another thread just before `cancel_all` may reach the loop just after
+    # it: the run must still start (its wrapper ends its future) and be cancelled at its
+    # first await. The loop is held so that the two arrive in that order.
+    began, cancelled, release = threading.Event(), threading.Event(), threading.Event()
 
     async def run() -> None:
         began.set()
@@ -48,9 +63,11 @@ def test_a_run_started_after_cancel_all_starts_and_sees_its_cancellation(backend
             cancelled.set()
             raise
 
-    runs = started_runs(backend)
+    runs = started_runs("asyncio")
+    runs._loop.call_soon_threadsafe(release.wait, 10)
     runs.cancel_all()
-    assert runs.start(run)
+    runs._loop.call_soon_threadsafe(runs._start_on_loop, run)
+    release.set()
     assert began.wait(10)
     assert cancelled.wait(10)
     runs.stop()

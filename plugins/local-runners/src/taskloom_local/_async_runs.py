@@ -75,7 +75,10 @@ class AsyncRuns:
         # Leaving the group waited for every run still going.
 
     def start(self, run: Callable[[], Coroutine[Any, Any, Any]]) -> bool:
-        """Start `run()` on the loop, from any thread; False if the loop has ended."""
+        """Start `run()` on the loop, from any thread; False if the loop has ended or
+        `cancel_all` was called (the loop may be ending: nothing would end the run)."""
+        if self._cancel_requested:
+            return False
         if self._loop is not None:
             try:
                 self._loop.call_soon_threadsafe(self._start_on_loop, run)
@@ -97,8 +100,9 @@ class AsyncRuns:
             self._group.start_soon(run)
             return
         # Detached: the submitting thread's context may name another async library. Never the
-        # group's `start_soon` here, not even after `cancel_all`: this is a plain loop callback,
-        # without anyio's marker, where anyio raises and the run would never start.
+        # group's `start_soon` here, not even after `cancel_all` (a start made just before it
+        # gets here just after): this is a plain loop callback, without anyio's marker, where
+        # anyio raises and the run would never start.
         task = self._loop.create_task(run(), context=detached_context())
         native.add(task)
         task.add_done_callback(native.discard)
