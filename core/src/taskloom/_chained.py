@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from taskloom._toolkit.dependencies import when_final
+from taskloom._toolkit.dependencies import countdown, when_final
 from taskloom.futures import FinishedFuture, TaskloomFuture
 from taskloom.states import Failed, State
 
@@ -109,16 +110,7 @@ class ChainedFuture(TaskloomFuture):
         if not chained:
             self._hand_off()
             return
-        remaining = [len(chained)]
-        lock = threading.Lock()
-
-        def one_submitted() -> None:
-            with lock:
-                remaining[0] -= 1
-                last = remaining[0] == 0
-            if last:
-                self._hand_off()
-
+        one_submitted = countdown(len(chained), self._hand_off)
         for future in chained:
             future._when_submitted(one_submitted)
 
@@ -169,17 +161,15 @@ class ChainedFuture(TaskloomFuture):
         values: Any = _Values(states)
         call.args = _fill(call.args, values, Foreign)
         call.kwargs = _fill(call.kwargs, values, Foreign)
-        upstream = [
-            f._inner if type(f) is ChainedFuture and f._inner is not None else f
-            for f in self._upstream
-        ]
+        upstream = chained_upstream(self._upstream)
+        assert upstream is not None  # every chained upstream run was submitted first
         return self._submitter._submit(call, upstream)
 
     def cancel_unsubmitted(self) -> None:
         """End the run `Cancelled` if it has not gone to its runner yet; else leave it to the
         runner's own cancellation."""
         with self._lock:
-            if self._inner is not None or self._submitting:
+            if self._submitting:  # gone to its runner, or going, or cancelled already
                 return
             self._submitting = True
         self._settle(FinishedFuture(self.call, self.call.cancelled(started=False)))
@@ -205,8 +195,6 @@ class ChainedFuture(TaskloomFuture):
             self._ready.wait()
             assert self._inner is not None
             return self._inner.wait()
-        import time
-
         deadline = time.monotonic() + timeout
         if not self._ready.wait(timeout):
             return None

@@ -235,18 +235,10 @@ class Submitter:
         `foreign`) while they are not final, unless this runner runs calls at submission."""
         if isinstance(value, TaskloomFuture):
             if value.owner is None or value.owner.runner is self.runner:
-                for index, seen in enumerate(upstream):
-                    if seen is value:
-                        return Upstream(index)
-                upstream.append(value)
-                return Upstream(len(upstream) - 1)
+                return Upstream(_position(value, upstream))
             # A future of another runner (a parent flow's, say) cannot travel to this one.
             if not value.done() and not self.runner.runs_at_submission:
-                for index, seen in enumerate(foreign):
-                    if seen is value:
-                        return Foreign(index)
-                foreign.append(value)
-                return Foreign(len(foreign) - 1)
+                return Foreign(_position(value, foreign))
             state = value.wait()
             assert state is not None
             if not state.is_completed():
@@ -275,6 +267,15 @@ class Submitter:
         return RunLogger(
             logger, {"run_label": f"Flow run {self.name!r}", "flow_run_name": self.name}
         )
+
+
+def _position(future: TaskloomFuture, futures: list[TaskloomFuture]) -> int:
+    """Where `future` is in `futures`, appended first if it is not there (by identity)."""
+    for index, seen in enumerate(futures):
+        if seen is future:
+            return index
+    futures.append(future)
+    return len(futures) - 1
 
 
 def _has_chained(upstream: list[TaskloomFuture]) -> bool:

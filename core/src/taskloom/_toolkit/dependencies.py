@@ -18,17 +18,24 @@ def when_final(upstream: Sequence[TaskloomFuture], start: Callable[[], None]) ->
     if not pending:
         start()
         return
-    remaining = [len(pending)]
+    one_done = countdown(len(pending), start)
+    for future in pending:
+        future.add_done_callback(one_done)
 
-    def one_done(_: TaskloomFuture) -> None:
+
+def countdown(count: int, start: Callable[[], None]) -> Callable[..., None]:
+    """A function that calls `start()` when it has been called `count` times (whatever it is
+    given), from the thread that calls it last."""
+    remaining = [count]
+
+    def one_done(*_: object) -> None:
         with _lock:
             remaining[0] -= 1
             last = remaining[0] == 0
         if last:
             start()
 
-    for future in pending:
-        future.add_done_callback(one_done)
+    return one_done
 
 
 F = TypeVar("F", bound=TaskloomFuture)
