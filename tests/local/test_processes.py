@@ -340,3 +340,74 @@ def test_a_result_that_cannot_travel_back_is_logged_as_the_failure_it_becomes(
     assert "Task run 'lock-" in finished[0]
     assert "finished in state Failed(" in finished[0]
     assert "cannot be sent back" in finished[0]
+
+
+@task
+def plus_one_unless_fifty(x: int) -> int:
+    if x % 50 == 0:
+        raise ValueError(f"{x} is a multiple of 50")
+    return x + 1
+
+
+@task
+def nap(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def test_short_runs_beyond_what_the_workers_take_share_submissions_to_the_pool() -> None:
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def many() -> tuple[list[int], int]:
+        futures = plus_one_unless_fifty.map([x for x in range(600) if x % 50])
+        return [f.result() for f in futures], len({id(f.inner) for f in futures})
+
+    values, submissions = many()
+    assert values == [x + 1 for x in range(1, 600) if x % 50]
+    assert submissions < 598 / 2
+
+
+def test_each_run_of_a_shared_submission_ends_in_its_own_state() -> None:
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def many() -> tuple[list[str], int]:
+        futures = plus_one_unless_fifty.map(range(600))
+        futures.wait()
+        return [f.state.name for f in futures], len({id(f.inner) for f in futures})
+
+    names, submissions = many()
+    assert names == ["Failed" if x % 50 == 0 else "Completed" for x in range(600)]
+    assert submissions < 600 / 2
+
+
+def test_long_runs_each_go_to_the_pool_on_their_own() -> None:
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def naps() -> int:
+        futures = nap.map([0.02] * 16)
+        futures.wait()
+        return len({id(f.inner) for f in futures})
+
+    assert naps() == 16
+
+
+def test_runs_held_when_the_flow_returns_still_run_to_the_end() -> None:
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def unread() -> Any:
+        return plus_one_unless_fifty.map(range(1, 50))  # 49 runs for 2 workers: most held
+
+    assert [f.result() for f in unread()] == list(range(2, 51))
+
+
+def test_runs_held_when_the_flow_times_out_end_cancelled(within) -> None:
+    seen: dict[str, Any] = {}
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2), timeout_seconds=0.5)
+    def too_many() -> None:
+        seen["futures"] = nap.map([0.01] * 400)  # 4 s of work on 2 workers
+        seen["futures"].wait()
+
+    state = within(30, lambda: too_many(return_state=True))
+    assert state.name == "TimedOut"
+    names = {f.state.name for f in seen["futures"]}
+    assert "Cancelled" in names
+    assert names <= {"Completed", "Cancelled"}

@@ -10,6 +10,8 @@ A runner plugin imports only from here (and `taskloom.futures`, `taskloom.states
 - `when_final(upstream, start)`: start a run once its upstream runs are final;
 - `run_batch(calls)` / `batch_outcome_state(outcome)`: the calls of a batched map run as one
   engine task, and each one's state read back (`auto_batch_size` is what `"auto"` picks);
+- `Backlog`: runs held while the engine is saturated, sent on in groups of short runs as its
+  submissions return (an engine whose cost per task is the flow process's CPU);
 - `unstarted_upstream_first(...)`: the runs a waiting worker can run itself, in order;
 - `ThreadCalls`: run calls on the runner's threads so that a cancelled flow can stop them;
 - `signals_blocked()` and `leave_signals_to_the_flow()`: worker processes that leave Ctrl-C
@@ -38,6 +40,7 @@ from typing import Any
 from taskloom._async import detached_context, is_async_cancellation
 from taskloom._logging import logger
 from taskloom._task_call import CallFields, TaskCall
+from taskloom._toolkit.backlog import Backlog
 from taskloom._toolkit.batches import auto_batch_size, batch_outcome_state, run_batch
 from taskloom._toolkit.dependencies import unstarted_upstream_first, when_final
 from taskloom._toolkit.handoff import dumps_flow_run, loads_flow_run
@@ -58,6 +61,7 @@ from taskloom.futures import FinishedFuture, TaskloomFuture
 __all__ = [
     "GUARD_HINT",
     "PLAIN_TYPES",
+    "Backlog",
     "CallFields",
     "FinishedFuture",
     "PortableRecord",

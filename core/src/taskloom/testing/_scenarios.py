@@ -191,6 +191,37 @@ def batched_map(runner: TaskRunner, workdir: Path) -> None:
     _expect(seen["second"], names, "second map")
 
 
+SATURATED_LENGTH = 200
+
+
+def saturated_map(runner: TaskRunner, workdir: Path) -> None:
+    """Many more short runs at once than the runner has workers (a runner may hold them back
+    and send them on in groups): a map with failing elements read backwards, a map of its
+    futures, and a map the flow never reads, whose runs end when the flow does."""
+    seen: dict[str, Any] = {}
+    n = SATURATED_LENGTH
+
+    @flow(task_runner=runner)
+    def saturated() -> None:
+        first = t.inc_unless_seven.map(range(n))
+        second = t.inc.map(first)
+        seen["unread"] = t.inc.map(range(n))
+        seen["first"] = [f.result(raise_on_failure=False) for f in reversed(first)][::-1]
+        second.wait()
+        seen["second"] = [f.state.name for f in second]
+
+    state = saturated(return_state=True)
+    failed = len(range(0, n, 7))
+    _expect(state.message, f"{2 * failed}/{3 * n} states failed.", "flow message")
+    values = [v if not isinstance(v, ValueError) else None for v in seen["first"]]
+    _expect(values, [None if x % 7 == 0 else x + 1 for x in range(n)], "first map")
+    names = ["NotReady" if x % 7 == 0 else "Completed" for x in range(n)]
+    _expect(seen["second"], names, "map downstream")
+    # States only: an engine may release a run's value when its flow run ends.
+    unread = {f.state.name for f in seen["unread"]}
+    _expect(unread, {"Completed"}, "map the flow never read")
+
+
 ACROSS_LENGTH = 20
 
 
@@ -240,6 +271,7 @@ SCENARIOS: dict[str, Scenario] = {
         timeouts,
         subflow,
         batched_map,
+        saturated_map,
         across_runners,
     )
 }

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import cloudpickle
 
@@ -20,6 +20,7 @@ from taskloom.futures import TaskloomFuture
 from taskloom.states import Crashed, Failed, State
 from taskloom.task_runners import (
     GUARD_HINT,
+    Backlog,
     TaskCall,
     TaskRunner,
     dumps_flow_run,
@@ -171,6 +172,7 @@ class ProcessPoolTaskRunner(TaskRunner):
         self._unfinished: set[ProcessFuture] = set()
         self._pickled_tasks: dict[Any, bytes] = {}
         self._pickled_flow_runs: dict[Any, bytes] = {}
+        self._backlog: Backlog[_Outgoing] = Backlog(self._dispatch, _group_key, depth=1, workers=1)
         # Set in a worker process (see `_unpickled`): the runner nested runs go to.
         self._threads: TaskRunner | None = None
 
@@ -192,6 +194,8 @@ class ProcessPoolTaskRunner(TaskRunner):
                 f"it runs its flow at its top level. {GUARD_HINT}"
             )
         self._pool = self._new_pool()
+        workers = self.parallelism
+        self._backlog = Backlog(self._dispatch, _group_key, depth=2 * workers, workers=workers)
         self._closed = False
 
     def _release_main(self) -> None:
@@ -220,6 +224,7 @@ class ProcessPoolTaskRunner(TaskRunner):
             inner = future.inner
             future.settle(future.call.cancelled(started=inner is not None and inner.running()))
         self._unfinished.clear()
+        self._backlog.close()  # what it held is cancelled already: nothing goes
         if pool is not None:
             stop_worker_processes(pool)
         self._release_main()
@@ -227,6 +232,7 @@ class ProcessPoolTaskRunner(TaskRunner):
     def _shutdown(self) -> None:
         if self._threads is not None:
             return
+        self._backlog.close()  # every run held goes to the pool, which runs it before it stops
         # From here on nothing is sent (a run whose upstream finishes later is cancelled).
         with self._lock:
             self._closed = True
@@ -327,10 +333,12 @@ class ProcessPoolTaskRunner(TaskRunner):
             task = self._pickled_task(call.task)
             fields = dumps_plain_fields(call, states)
             if fields is None:
-                run: Callable[..., bytes] = run_pickled
-                payload: tuple[bytes, ...] = (task, dumps_call(call, states))
+                outgoing = _Outgoing(future, run_pickled, (task, dumps_call(call, states)), None)
             else:
-                run, payload = run_plain_fields, (task, self._pickled_flow_run(call), fields)
+                flow_run = self._pickled_flow_run(call)
+                outgoing = _Outgoing(
+                    future, run_plain_fields, (task, flow_run, fields), (task, flow_run)
+                )
         except Exception as exc:
             message = (
                 f"Task run {call.task_run_name!r} could not be sent to a worker process: "
@@ -338,19 +346,39 @@ class ProcessPoolTaskRunner(TaskRunner):
             )
             self._end(future, call.finish(Failed(message, data=exc)))
             return
+        self._backlog.offer(outgoing)
+
+    def _dispatch(self, group: Sequence[_Outgoing], done: Callable[[], None]) -> None:
+        """Send runs of the backlog to the pool: one as itself, several (plain calls of one
+        task and flow run) as one batch; `done()` once the pool's future of it is done."""
+        if len(group) == 1:
+            run, payload = group[0].run, group[0].payload
+        else:
+            task, flow_run, _ = group[0].payload
+            run, payload = run_plain_batch, (task, flow_run, [o.payload[2] for o in group])
+        futures = [outgoing.future for outgoing in group]
         try:
             with self._lock:
                 pool = self._pool
                 inner = None if self._closed or pool is None else self._submit(pool, run, payload)
         except (BrokenProcessPool, RuntimeError) as exc:
-            ProcessFuture.settle_with(future._cf, None, BrokenProcessPool(str(exc)))
-            self._unfinished.discard(future)
+            self._settle_all(futures, error=BrokenProcessPool(str(exc)))
+            done()
             return
         if inner is None:
-            self._end(future, call.cancelled(started=False))
+            self._settle_all(futures, cancelled=True)
+            done()
             return
-        future.inner = inner
-        inner.add_done_callback(lambda done: self._returned(future, done))
+        for future in futures:
+            future.inner = inner
+
+        def returned(finished: Future[Any]) -> None:
+            try:
+                self._returned(futures, finished)
+            finally:
+                done()
+
+        inner.add_done_callback(returned)
 
     def _submit(
         self, pool: ProcessPoolExecutor, run: Callable[..., Any], payload: tuple[Any, ...]
@@ -376,14 +404,36 @@ class ProcessPoolTaskRunner(TaskRunner):
             self._may_spawn -= 1
             return self._pool.submit(run, *payload)
 
-    def _returned(self, future: ProcessFuture, done: Future[bytes]) -> None:
-        """The pool's future of a run is done: the run's outcome, unless it was cancelled."""
+    def _returned(self, futures: list[ProcessFuture], done: Future[Any]) -> None:
+        """The pool's future of runs is done: each one's outcome, unless it was cancelled."""
         if done.cancelled():
-            future.settle(future.call.cancelled(started=False))
+            self._settle_all(futures, cancelled=True)
+        elif (error := done.exception()) is not None:
+            self._settle_all(futures, error=error)
+        elif len(futures) == 1:
+            ProcessFuture.settle_with(futures[0]._cf, done.result(), None)
+            self._unfinished.discard(futures[0])
         else:
-            error = done.exception()
-            ProcessFuture.settle_with(future._cf, None if error else done.result(), error)
-        self._unfinished.discard(future)
+            returned = done.result()
+            # All plain: the states pickled together; else each pickled on its own.
+            payloads = pickle.loads(returned) if isinstance(returned, bytes) else returned
+            for future, payload in zip(futures, payloads, strict=True):
+                ProcessFuture.settle_with(future._cf, payload, None)
+            self._unfinished.difference_update(futures)
+
+    def _settle_all(
+        self,
+        futures: list[ProcessFuture],
+        *,
+        cancelled: bool = False,
+        error: BaseException | None = None,
+    ) -> None:
+        for future in futures:
+            if cancelled:
+                future.settle(future.call.cancelled(started=False))
+            else:
+                ProcessFuture.settle_with(future._cf, None, error)
+        self._unfinished.difference_update(futures)
 
     def _end(self, future: ProcessFuture, state: State) -> None:
         future.settle(state)
@@ -397,6 +447,20 @@ class ProcessPoolTaskRunner(TaskRunner):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_unpickled, (self.max_workers, self._started))
+
+
+class _Outgoing(NamedTuple):
+    """A run ready for the pool: what runs it there, and with what. `key` is its task and flow
+    run, pickled, for a plain call (runs with the same key may share a submission)."""
+
+    future: ProcessFuture
+    run: Callable[..., Any]
+    payload: tuple[Any, ...]
+    key: tuple[bytes, bytes] | None
+
+
+def _group_key(outgoing: _Outgoing) -> tuple[bytes, bytes] | None:
+    return outgoing.key
 
 
 def _unpickled(max_workers: int | None, started: bool) -> ProcessPoolTaskRunner:
