@@ -113,6 +113,17 @@ def test_runs_that_took_long_are_sent_on_one_at_a_time() -> None:
     assert engine.sent == [[item] for item in range(6)]
 
 
+def test_runs_of_a_key_not_seen_back_yet_go_alone_whatever_other_keys_took() -> None:
+    engine = Engine()
+    backlog = backlog_of(engine, depth=1, key=lambda item: item >= 100)
+    for item in range(200):
+        backlog.offer(item)
+    while engine.out and engine.runs_sent[-1] < 100:
+        engine.return_oldest()  # the short runs of the first key, grouped
+    first_of_second_key = engine.sent[-1]
+    assert first_of_second_key == [100]
+
+
 def test_runs_of_different_keys_never_share_a_submission() -> None:
     engine = Engine()
     backlog = backlog_of(engine, depth=1, key=lambda item: item % 2)

@@ -4,9 +4,10 @@ An engine whose cost per task is paid in the flow's process (the stdlib process 
 about 100 us of the flow process's CPU per task, more than a trivial run costs in a worker)
 gains nothing from being handed more runs than its workers can start: the extra ones queue
 inside it. A `Backlog` keeps those in the runner instead, and when one of the engine's
-submissions comes back it sends what waits on, several runs to a submission when the runs
-have been short: each run still runs as itself (its own state, retries, timeout and log
-lines), one after another in one engine task, as in a batched map. This is guided
+submissions comes back it sends what waits on, several runs to a submission when earlier
+runs of the same kind (task and flow run, say) came back quickly: each run still runs as
+itself (its own state, retries, timeout and log lines), one after another in one engine
+task, as in a batched map. This is guided
 self-scheduling: a group takes a share of what waits, so groups shrink as the backlog does
 and the last runs go one at a time, and runs that take long are never grouped.
 """
@@ -73,9 +74,9 @@ class Backlog(Generic[T]):
         self._held: deque[T] = deque()
         self._out = 0
         self._closed = False
-        # Seconds per run of the last submission back; None until one is (no grouping before:
-        # the first runs could be long).
-        self._pace: float | None = None
+        # Seconds per run of the last submission of each key back; none until one is (no
+        # grouping before: a task's first runs could be long, whatever other tasks' took).
+        self._paces: dict[Hashable, float] = {}
         self._local = threading.local()
 
     @property
@@ -103,9 +104,10 @@ class Backlog(Generic[T]):
         for group in groups:
             self._dispatch(group)
 
-    def _returned(self, runs: int, seconds: float) -> None:
+    def _returned(self, key: Hashable | None, runs: int, seconds: float) -> None:
         with self._lock:
-            self._pace = seconds / runs
+            if key is not None:
+                self._paces[key] = seconds / runs
             if not self._held:
                 self._out -= 1
                 return
@@ -117,8 +119,8 @@ class Backlog(Generic[T]):
         first = self._held.popleft()
         group = [first]
         key = self._key(first)
-        pace = self._pace
-        if key is None or pace is None or pace >= GROUP_RUNS_UNDER:
+        pace = None if key is None else self._paces.get(key)
+        if pace is None or pace >= GROUP_RUNS_UNDER:
             return group
         size = min(
             MAX_GROUP,
@@ -151,6 +153,7 @@ class Backlog(Generic[T]):
 
     def _send_one(self, group: list[T]) -> None:
         started = time.perf_counter()
+        key = self._key(group[0])
         once = [True]
 
         def done() -> None:
@@ -158,7 +161,7 @@ class Backlog(Generic[T]):
                 once.pop()  # atomic: a second call, from whichever thread, does nothing
             except IndexError:
                 return
-            self._returned(len(group), time.perf_counter() - started)
+            self._returned(key, len(group), time.perf_counter() - started)
 
         try:
             self._send(group, done)
