@@ -105,8 +105,14 @@ def command_line_cluster(
             )
         with Client(scheduler_file=str(scheduler_file), timeout=STARTUP_SECONDS) as client:
             client.wait_for_workers(2, timeout=STARTUP_SECONDS)
-            workers = client.scheduler_info()["workers"]
-            by_name = {info["name"]: address for address, info in workers.items()}
+            # The scheduler can count a worker before its name shows in what it reports.
+            by_name: dict[str, str] = {}
+            while not {"gpu", "plain"} <= by_name.keys():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the workers did not both register: {by_name}")
+                workers = client.scheduler_info()["workers"]
+                by_name = {info["name"]: address for address, info in workers.items()}
+                time.sleep(0.05)
             address = client.scheduler.address
         yield CommandLineCluster(address, processes, by_name["gpu"], by_name["plain"])
     finally:
