@@ -423,3 +423,29 @@ def test_runs_held_when_the_flow_times_out_end_cancelled(within) -> None:
     names = {f.state.name for f in seen["futures"]}
     assert "Cancelled" in names
     assert names <= {"Completed", "Cancelled"}
+
+
+def test_runs_the_pool_refuses_with_an_error_fail_with_it_instead_of_waiting_forever(
+    within, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submit = ProcessPoolTaskRunner._submit
+    calls = [0]
+
+    def refuse_after_four(self: Any, *args: Any) -> Any:
+        calls[0] += 1
+        if calls[0] > 4:
+            raise OSError("out of processes")
+        return submit(self, *args)
+
+    monkeypatch.setattr(ProcessPoolTaskRunner, "_submit", refuse_after_four)
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def refused() -> list[tuple[str, str]]:
+        futures = nap.map([0.01] * 12)  # 4 go to the pool, the others are held
+        futures.wait()
+        return [(f.state.name, f.state.message or "") for f in futures]
+
+    states = within(30, refused)
+    assert [name for name, _ in states[:4]] == ["Completed"] * 4
+    assert [name for name, _ in states[4:]] == ["Crashed"] * 8
+    assert all("out of processes" in message for _, message in states[4:])

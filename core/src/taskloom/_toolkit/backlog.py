@@ -125,7 +125,7 @@ class Backlog(Generic[T]):
         size = min(
             MAX_GROUP,
             math.ceil(len(self._held) / (GUIDE * self._workers)),
-            max(1, int(GROUP_SECONDS / pace)),
+            max(1, int(GROUP_SECONDS / max(pace, 1e-9))),
         )
         while len(group) < size and self._held and self._key(self._held[0]) == key:
             group.append(self._held.popleft())

@@ -365,6 +365,13 @@ class ProcessPoolTaskRunner(TaskRunner):
             self._settle_all(futures, error=BrokenProcessPool(str(exc)))
             done()
             return
+        except Exception as exc:
+            # A worker that could not start (out of processes, say): these runs fail with it.
+            # Raised instead, from the thread of whichever submission came back, it would
+            # leave them unfinished.
+            self._settle_all(futures, error=exc)
+            done()
+            return
         if inner is None:
             self._settle_all(futures, cancelled=True)
             done()
