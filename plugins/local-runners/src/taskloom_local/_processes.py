@@ -172,7 +172,9 @@ class ProcessPoolTaskRunner(TaskRunner):
         self._unfinished: set[ProcessFuture] = set()
         self._pickled_tasks: dict[Any, bytes] = {}
         self._pickled_flow_runs: dict[Any, bytes] = {}
-        self._backlog: Backlog[_Outgoing] = Backlog(self._dispatch, _group_key, depth=1, workers=1)
+        self._backlog: Backlog[_Outgoing] = Backlog(
+            self._send_to_pool, _group_key, depth=1, workers=1
+        )
         # Set in a worker process (see `_unpickled`): the runner nested runs go to.
         self._threads: TaskRunner | None = None
 
@@ -195,7 +197,7 @@ class ProcessPoolTaskRunner(TaskRunner):
             )
         self._pool = self._new_pool()
         workers = self.parallelism
-        self._backlog = Backlog(self._dispatch, _group_key, depth=2 * workers, workers=workers)
+        self._backlog = Backlog(self._send_to_pool, _group_key, depth=2 * workers, workers=workers)
         self._closed = False
 
     def _release_main(self) -> None:
@@ -308,9 +310,7 @@ class ProcessPoolTaskRunner(TaskRunner):
         elif (error := done.exception()) is not None:
             batch.set_exception(error)
         else:
-            returned = done.result()
-            # All plain: the states pickled together; else each pickled on its own.
-            batch.set_result(pickle.loads(returned) if isinstance(returned, bytes) else returned)
+            batch.set_result(_batch_payloads(done.result()))
         self._unfinished.difference_update(futures)
 
     @property
@@ -348,7 +348,7 @@ class ProcessPoolTaskRunner(TaskRunner):
             return
         self._backlog.offer(outgoing)
 
-    def _dispatch(self, group: Sequence[_Outgoing], done: Callable[[], None]) -> None:
+    def _send_to_pool(self, group: Sequence[_Outgoing], done: Callable[[], None]) -> None:
         """Send runs of the backlog to the pool: one as itself, several (plain calls of one
         task and flow run) as one batch; `done()` once the pool's future of it is done."""
         if len(group) == 1:
@@ -421,10 +421,7 @@ class ProcessPoolTaskRunner(TaskRunner):
             ProcessFuture.settle_with(futures[0]._cf, done.result(), None)
             self._unfinished.discard(futures[0])
         else:
-            returned = done.result()
-            # All plain: the states pickled together; else each pickled on its own.
-            payloads = pickle.loads(returned) if isinstance(returned, bytes) else returned
-            for future, payload in zip(futures, payloads, strict=True):
+            for future, payload in zip(futures, _batch_payloads(done.result()), strict=True):
                 ProcessFuture.settle_with(future._cf, payload, None)
             self._unfinished.difference_update(futures)
 
@@ -464,6 +461,12 @@ class _Outgoing(NamedTuple):
     run: Callable[..., Any]
     payload: tuple[Any, ...]
     key: tuple[bytes, bytes] | None
+
+
+def _batch_payloads(returned: bytes | list[bytes]) -> list[Any]:
+    """Each run's entry in what `run_plain_batch` returned: all plain, the states pickled
+    together (unpickled here); else each state pickled on its own."""
+    return pickle.loads(returned) if isinstance(returned, bytes) else returned
 
 
 def _group_key(outgoing: _Outgoing) -> tuple[bytes, bytes] | None:
