@@ -103,6 +103,12 @@ def mark_started_then_sleep(marker: Path, seconds: float) -> None:
 
 
 @task
+def sleep_for(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@task
 async def async_identity(value: Any) -> Any:
     import asyncio
 

@@ -89,6 +89,25 @@ def test_a_run_whose_arguments_ray_cannot_send_fails_and_the_flow_goes_on() -> N
     assert after == 3
 
 
+def test_a_loop_that_caught_up_with_its_runs_times_out_on_one_still_going() -> None:
+    # The first read waits for its run: the loop has caught up, and the next read first gives
+    # the runs after it a moment to finish, within its own time limit.
+    @flow(task_runner=RayTaskRunner())
+    def loop() -> tuple[list[float], float]:
+        values: list[float] = []
+        for future in rt.sleep_for.map([0.3, 2.0]):
+            start = time.monotonic()
+            try:
+                values.append(future.result(timeout=0.5))
+            except TimeoutError:
+                return values, time.monotonic() - start
+        return values, 0.0
+
+    values, waited = loop()
+    assert values == [0.3]
+    assert 0.5 <= waited < 1.5
+
+
 def test_remote_options_set_the_resources_of_runs_submitted_inside() -> None:
     @flow(task_runner=RayTaskRunner())
     def reserves() -> dict[str, float]:

@@ -25,7 +25,8 @@ Waiter = Callable[["TaskloomFuture", "float | None"], "State | None"]
 READ_AHEAD = 1024
 #: How long, and for how many following runs, a loop over a map that has caught up with the
 #: engine waits to read them together with the one it is at (`_read_with_siblings`): a few
-#: runs' worth of an engine's per-task floor (Dask ~0.3 ms, Ray ~0.2 ms per trivial task).
+#: runs' worth of an engine's per-task floor (Dask ~0.3 ms per trivial task). A runner whose
+#: engine charges more for asking which runs finished reads in its own way (Ray: 5 ms).
 CATCH_UP_SECONDS = 0.002
 CATCH_UP_RUNS = 64
 
