@@ -197,7 +197,8 @@ SATURATED_LENGTH = 200
 def saturated_map(runner: TaskRunner, workdir: Path) -> None:
     """Many more short runs at once than the runner has workers (a runner may hold them back
     and send them on in groups): a map with failing elements read backwards, a map of its
-    futures, and a map the flow never reads, whose runs end when the flow does."""
+    futures read in a loop (which may catch up with the runs), and a map the flow never reads,
+    whose runs end when the flow does."""
     seen: dict[str, Any] = {}
     n = SATURATED_LENGTH
 
@@ -207,7 +208,7 @@ def saturated_map(runner: TaskRunner, workdir: Path) -> None:
         second = t.inc.map(first)
         seen["unread"] = t.inc.map(range(n))
         seen["first"] = [f.result(raise_on_failure=False) for f in reversed(first)][::-1]
-        second.wait()
+        seen["second values"] = [f.result(raise_on_failure=False) for f in second]
         seen["second"] = [f.state.name for f in second]
 
     state = saturated(return_state=True)
@@ -217,6 +218,8 @@ def saturated_map(runner: TaskRunner, workdir: Path) -> None:
     _expect(values, [None if x % 7 == 0 else x + 1 for x in range(n)], "first map")
     names = ["NotReady" if x % 7 == 0 else "Completed" for x in range(n)]
     _expect(seen["second"], names, "map downstream")
+    values = [v if not isinstance(v, Exception) else None for v in seen["second values"]]
+    _expect(values, [None if x % 7 == 0 else x + 2 for x in range(n)], "map downstream, read")
     # States only: an engine may release a run's value when its flow run ends.
     unread = {f.state.name for f in seen["unread"]}
     _expect(unread, {"Completed"}, "map the flow never read")
