@@ -181,7 +181,10 @@ def call_fields(call: TaskCall, flow_run: bytes) -> RemoteFields | bytes:
     pickled here.
     """
     fields = (call.fields(), flow_run)
-    if all_plain(call.args, _PICKLED_HERE) and all_plain(call.kwargs.values(), _PICKLED_HERE):
+    kwargs = call.kwargs
+    if all_plain(call.args, _PICKLED_HERE) and (
+        not kwargs or all_plain(kwargs.values(), _PICKLED_HERE)
+    ):
         return pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
     return fields
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from taskloom.futures import FinishedFuture, TaskloomFuture
@@ -13,6 +15,9 @@ from taskloom_ray._options import current_options, split_options
 
 if TYPE_CHECKING:
     from typing import Self
+
+    from taskloom_ray._batch_future import RayBatchFuture
+    from taskloom_ray._futures import RayFuture
 
 
 class RayTaskRunner(TaskRunner):
@@ -90,17 +95,14 @@ class RayTaskRunner(TaskRunner):
             raise RuntimeError(f"{self.name} was used before it was started or after shutdown")
         if self._closing:
             raise RuntimeError(f"{self.name} is shutting down: it takes no more task runs")
-        from taskloom_ray._batch_future import RayBatchFuture
-        from taskloom_ray._futures import RayFuture
-        from taskloom_ray._remote import COMPLETED, call_fields, remote_function
-
+        ray_future, batch_future, remote = _engine_side()
         arguments: list[Any] = []
         n_data = call.n_data
         for index, future in enumerate(upstream):
-            if isinstance(future, RayFuture):
+            if isinstance(future, ray_future):
                 arguments.append(future.value_ref if index < n_data else future.marker_ref)
                 continue
-            if isinstance(future, RayBatchFuture):
+            if isinstance(future, batch_future):
                 marker_ref, value_ref = future.refs()
                 arguments.append(value_ref if index < n_data else marker_ref)
                 continue
@@ -109,10 +111,12 @@ class RayTaskRunner(TaskRunner):
             assert state is not None
             if not state.is_completed():
                 return FinishedFuture(call, call.finish(call.not_ready(future.task_run_name)))
-            arguments.append(state.data if index < n_data else COMPLETED)
-        function = _with_options(remote_function, call.task)
+            arguments.append(state.data if index < n_data else remote.COMPLETED)
+        function = _with_options(remote.remote_function, call.task)
         try:
-            marker, value = function.remote(call_fields(call, self._handle(call)), *arguments)
+            marker, value = function.remote(
+                remote.call_fields(call, self._handle(call)), *arguments
+            )
         except Exception as exc:  # an argument Ray cannot serialize, most often
             state = Failed(
                 f"Task run {call.task_run_name!r} could not be sent to Ray: "
@@ -123,7 +127,7 @@ class RayTaskRunner(TaskRunner):
         submitted = self._submitted
         if submitted is not None:
             submitted.append(marker)
-        return RayFuture(call, marker, value, upstream, in_worker=self._in_worker)
+        return ray_future(call, marker, value, upstream, in_worker=self._in_worker)
 
     def submit_batch(self, calls: Sequence[TaskCall]) -> list[TaskloomFuture]:
         if not self._started or self._closing:
@@ -165,6 +169,17 @@ class RayTaskRunner(TaskRunner):
             return (RayTaskRunner, (self.address, self.init_kwargs))
         # Unpickled in a Ray worker, a started runner submits to the Ray that worker belongs to.
         return (_attached_runner, (self.address, self.init_kwargs))
+
+
+@functools.cache
+def _engine_side() -> tuple[type[RayFuture], type[RayBatchFuture], ModuleType]:
+    """What `submit` takes from the runner's modules that import Ray (`import taskloom_ray`
+    does not), bound on the first submission: import statements in `submit` cost 3 µs a run."""
+    from taskloom_ray import _remote
+    from taskloom_ray._batch_future import RayBatchFuture
+    from taskloom_ray._futures import RayFuture
+
+    return RayFuture, RayBatchFuture, _remote
 
 
 def _with_options(make: Callable[..., Any], task: Any) -> Any:
