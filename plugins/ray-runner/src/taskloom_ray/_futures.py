@@ -103,12 +103,7 @@ class RayFuture(TaskloomFuture):
         candidates = itertools.chain((self,), self._siblings())
         if self._catching_up:
             window = CATCH_UP_SECONDS if timeout is None else min(CATCH_UP_SECONDS, timeout)
-            soon = list(itertools.islice(candidates, CATCH_UP_RUNS))
-            unknown = [f._marker for f in soon if isinstance(f, RayFuture) and f._state is None]
-            batch, stopped_at = _prefix(soon, set(_ready(unknown, window)) if unknown else set())
-            if stopped_at is None:  # every one of them has finished: maybe more have
-                more, stopped_at = _finished_prefix(candidates)
-                batch += more
+            batch, stopped_at = _finished_prefix(candidates, CATCH_UP_RUNS, window)
         else:
             batch, stopped_at = _finished_prefix(candidates)
         if not batch:
@@ -330,20 +325,22 @@ def _raise_interruption(exc: BaseException) -> None:
             raise cause from None
 
 
-def _finished_prefix(futures: Iterator[TaskloomFuture]) -> tuple[list[RayFuture], Any]:
+def _finished_prefix(
+    futures: Iterator[TaskloomFuture], size: int = 16, wait: float = 0
+) -> tuple[list[RayFuture], Any]:
     """The futures of `futures` up to the first whose run has not returned, and that one
-    (None if every one has), asked of Ray in chunks that double while every run of a chunk
-    has (so a loop caught up with the runs pays for one small look, not for a look at every
-    run left)."""
+    (None if every one has), asked of Ray in chunks of `size` that double while every run of a
+    chunk has (so a loop caught up with the runs pays for one small look, not for a look at
+    every run left). The runs of the first chunk get `wait` seconds to return."""
     finished: list[RayFuture] = []
-    size = 16
     while chunk := list(itertools.islice(futures, size)):
         unknown = [f._marker for f in chunk if isinstance(f, RayFuture) and f._state is None]
-        prefix, stopped_at = _prefix(chunk, set(_ready(unknown)) if unknown else set())
+        prefix, stopped_at = _prefix(chunk, set(_ready(unknown, wait)) if unknown else set())
         finished += prefix
         if stopped_at is not None:
             return finished, stopped_at
         size *= 2
+        wait = 0
     return finished, None
 
 
