@@ -6,6 +6,8 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,7 +18,7 @@ from ray_clusters import ray_environment
 from taskloom import flow
 from taskloom._registry import resolve_task_runner
 from taskloom.exceptions import TaskRunnerError
-from taskloom_ray import RayTaskRunner, _session
+from taskloom_ray import RayTaskRunner, _connection, _session
 
 
 def test_the_public_names_are_the_runner_and_remote_options() -> None:
@@ -176,7 +178,7 @@ def _client_runner_whose_ray_init_is(init: Any, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(fake, "init", lambda **kwargs: init(succeed, **kwargs))
     monkeypatch.setattr(_session, "import_ray", lambda: fake)
     monkeypatch.setitem(sys.modules, "ray", fake)
-    monkeypatch.setattr(_session, "check_reachable", lambda address: None)
+    monkeypatch.setattr(_connection, "check_reachable", lambda address: None)
     return RayTaskRunner("ray://127.0.0.1:10001", {"log_to_driver": False})
 
 
@@ -219,3 +221,117 @@ def test_a_connection_refused_for_another_reason_is_tried_once(
     with pytest.raises(TaskRunnerError, match="version mismatch"):
         runner.start()
     assert len(attempts) == 1
+
+
+class StalledSetups:
+    """Ray Client setups that wait until the runner gives them up (the first `count` of them),
+    as one to a head whose GCS does not answer does; the others succeed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+        self.count = count
+        self.attempts = 0
+        self.given_up = threading.Event()
+        monkeypatch.setattr(_connection, "CLIENT_SETUP_SECONDS", 0.2)
+        monkeypatch.setattr(_connection, "_give_up_client_setup", self._give_up)
+
+    def _give_up(self) -> bool:
+        self.given_up.set()
+        return True
+
+    def init(self, succeed: Any, **kwargs: Any) -> Any:
+        self.attempts += 1
+        if self.attempts > self.count:
+            return succeed(**kwargs)
+        assert self.given_up.wait(10), "the stalled setup was not given up"
+        self.given_up.clear()
+        raise ConnectionError("Request can't be sent because the Ray client has disconnected")
+
+
+def test_a_connection_whose_setup_stalls_is_given_up_and_tried_again(
+    monkeypatch: pytest.MonkeyPatch, taskloom_log: Any
+) -> None:
+    setups = StalledSetups(monkeypatch, count=1)
+    runner = _client_runner_whose_ray_init_is(setups.init, monkeypatch)
+    runner.start()
+    runner.shutdown()
+    assert setups.attempts == 2
+    assert (
+        "The Ray cluster at ray://127.0.0.1:10001 did not finish setting up this connection "
+        "within 0.2 seconds; connecting again" in taskloom_log.messages
+    )
+
+
+def test_a_connection_whose_setup_stalls_every_time_fails_naming_the_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    setups = StalledSetups(monkeypatch, count=5)
+    runner = _client_runner_whose_ray_init_is(setups.init, monkeypatch)
+    with pytest.raises(TaskRunnerError) as raised:
+        runner.start()
+    assert setups.attempts == _connection.SETUP_ATTEMPTS
+    assert str(raised.value).startswith(
+        "Could not connect to the Ray cluster at ray://127.0.0.1:10001: it accepted the "
+        f"connection but did not finish setting it up within 0.2 seconds "
+        f"({_connection.SETUP_ATTEMPTS} attempts;"
+    )
+
+
+def test_a_connection_set_up_just_as_it_is_given_up_is_made_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    setups = StalledSetups(monkeypatch, count=0)
+    shutdowns: list[int] = []
+
+    def init(succeed: Any, **kwargs: Any) -> Any:
+        if setups.attempts == 0:
+            # Set up in the moment the runner gave it up: its channel is closed by then.
+            setups.attempts += 1
+            assert setups.given_up.wait(10)
+            return succeed(**kwargs)
+        return setups.init(succeed, **kwargs)
+
+    runner = _client_runner_whose_ray_init_is(init, monkeypatch)
+    fake = sys.modules["ray"]
+    shutdown = fake.shutdown
+    monkeypatch.setattr(fake, "shutdown", lambda: (shutdowns.append(setups.attempts), shutdown()))
+    runner.start()
+    assert setups.attempts == 2
+    assert shutdowns == [1]  # the connection given up, before the second attempt
+    runner.shutdown()
+
+
+def test_a_connection_set_up_in_time_is_not_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    setups = StalledSetups(monkeypatch, count=0)
+    runner = _client_runner_whose_ray_init_is(setups.init, monkeypatch)
+    runner.start()
+    time.sleep(0.5)  # past the setup's 0.2 s
+    assert not setups.given_up.is_set()
+    runner.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("init_kwargs", "variable", "seconds"),
+    [
+        ({}, None, _connection.CLIENT_SETUP_SECONDS),
+        ({"runtime_env": {"pip": ["rich"]}}, None, 600 + _connection.CLIENT_SETUP_SECONDS),
+        (
+            {"runtime_env": {"pip": ["rich"], "config": {"setup_timeout_seconds": 100}}},
+            None,
+            100 + _connection.CLIENT_SETUP_SECONDS,
+        ),
+        ({"runtime_env": {"config": {"setup_timeout_seconds": -1}}}, None, None),
+        ({}, '{"env_vars": {"A": "1"}}', 600 + _connection.CLIENT_SETUP_SECONDS),
+    ],
+    ids=["plain", "runtime-env", "its-own-limit", "no-limit", "from-the-environment"],
+)
+def test_a_runtime_environment_adds_its_setup_time_to_the_connections(
+    init_kwargs: dict[str, Any],
+    variable: str | None,
+    seconds: float | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if variable is None:
+        monkeypatch.delenv("RAY_RUNTIME_ENV", raising=False)
+    else:
+        monkeypatch.setenv("RAY_RUNTIME_ENV", variable)
+    assert _connection.client_setup_seconds(init_kwargs) == seconds

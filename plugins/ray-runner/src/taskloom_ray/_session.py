@@ -1,4 +1,5 @@
-"""The process's Ray: importing it, starting a local instance on loopback, connecting to one.
+"""The process's Ray: importing it, starting a local instance on loopback, connecting to one
+(`_connection`).
 
 Ray allows one connection per process, so the runners of a process share it: the first runner
 that needs Ray starts (or connects) it, later runners (subflows, flows in other threads) join
@@ -15,34 +16,18 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
 
 from taskloom.exceptions import TaskRunnerError
 from taskloom.task_runners import logger
+from taskloom_ray._connection import connect
 
 LOOPBACK = "127.0.0.1"
-#: Ray Client's default port, used when a `ray://` address names none.
-CLIENT_PORT = 10001
-#: How long a `ray://` address may take to accept a connection before it counts as unreachable.
-CONNECT_TIMEOUT = 5.0
-#: How many times a connection is tried when Ray Client's proxy fails to start its server.
-CONNECT_ATTEMPTS = 3
-# What Ray Client says then. Its proxy starts a server process per connection, forking while
-# gRPC threads run; now and then (on a busy machine) that process dies at once. The proxy
-# reports it as a failed start, or, when it looks at the process just as it dies, passes on
-# psutil's error about the dead process. Another connection gets another process.
-_CLIENT_SERVER_FAILURES = (
-    "Starting Ray client server failed",
-    "ZombieProcess",
-    "NoSuchProcess",
-)
 #: How long shutdown waits for interrupted runs to end before it leaves Ray regardless.
 DRAIN_AFTER_CANCEL = 5.0
 #: How long shutdown waits for runs still going after a normal flow run end (the engine waited
@@ -50,7 +35,6 @@ DRAIN_AFTER_CANCEL = 5.0
 DRAIN_TIMEOUT = 60.0
 
 _INSTALL_HINT = "pip install taskloom-ray"
-_CLIENT_HINT = 'pip install "ray[client]"'
 # On Linux, Ray swaps a loopback node address for the machine's address (so other nodes can
 # join) unless "cluster mode" is off, which is what this variable (meant for macOS and Windows)
 # does. Its processes then listen on 127.0.0.1 only.
@@ -116,12 +100,13 @@ def join(address: str | None, init_kwargs: Mapping[str, Any]) -> bool:
                 )
             logger.info("Using the Ray instance already initialised in this process")
             return False
-        if address is None:
-            logger.info("Creating a local Ray instance")
-            context = _start_local(ray, init_kwargs)
-        else:
-            logger.info("Connecting to the Ray cluster at %s", address)
-            context = _connect(ray, address, init_kwargs)
+        with _ray_signal_handlers_undone():
+            if address is None:
+                logger.info("Creating a local Ray instance")
+                context = _start_local(ray, init_kwargs)
+            else:
+                logger.info("Connecting to the Ray cluster at %s", address)
+                context = connect(ray, address, init_kwargs)
         generation += 1
         url = _dashboard_url(context)
         _session = _Session(address, url, bool(init_kwargs.get("log_to_driver", True)))
@@ -244,116 +229,13 @@ def _start_local(ray: ModuleType, init_kwargs: Mapping[str, Any]) -> Any:
         **init_kwargs,
     }
     loopback = str(kwargs.get("_node_ip_address")) in _LOOPBACK_NAMES
-    with _ray_signal_handlers_undone(), _cluster_mode_off(loopback):
+    with _cluster_mode_off(loopback):
         try:
             return ray.init(**kwargs)
         except Exception as exc:
             raise TaskRunnerError(
                 f"A local Ray instance could not be started: {type(exc).__name__}: {exc}"
             ) from exc
-
-
-def _connect(ray: ModuleType, address: str, init_kwargs: Mapping[str, Any]) -> Any:
-    if address.startswith("ray://"):
-        import importlib.util
-
-        if importlib.util.find_spec("grpc") is None:
-            raise TaskRunnerError(
-                f"Connecting to {address} needs Ray Client, which is not installed: {_CLIENT_HINT}"
-            )
-    check_reachable(address)
-    for attempt in range(1, CONNECT_ATTEMPTS + 1):
-        with _ray_signal_handlers_undone():
-            try:
-                return ray.init(address=address, **init_kwargs)
-            except Exception as exc:
-                with contextlib.suppress(Exception):
-                    ray.shutdown()
-                if _client_server_failed(exc) and attempt < CONNECT_ATTEMPTS:
-                    logger.warning(
-                        "The Ray Client server at %s failed to start a server for this "
-                        "connection; connecting again",
-                        address,
-                    )
-                    continue
-                raise TaskRunnerError(
-                    f"Could not connect to the Ray cluster at {address}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
-    raise AssertionError("unreachable")  # the loop returns or raises
-
-
-def _client_server_failed(exc: BaseException) -> bool:
-    message = str(exc)
-    return any(failure in message for failure in _CLIENT_SERVER_FAILURES)
-
-
-def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
-    """Fail fast, naming `address`, when no Ray answers there or it turns this process away.
-
-    Ray Client retries for half a minute before it gives up on an address, whatever the
-    reason; a plain connection and one ping say at once what is wrong.
-    """
-    host, port = _host_and_port(address)
-    if host is None:
-        return
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
-        raise TaskRunnerError(f"The Ray cluster at {address} is unreachable: {reason}") from None
-    if address.startswith("ray://"):
-        _ping_client_server(address, f"{host}:{port}", timeout)
-
-
-def _ping_client_server(address: str, target: str, timeout: float) -> None:
-    """Ping the Ray Client server at `target` the way Ray Client does before connecting."""
-    try:
-        import grpc
-        from ray._private.grpc_utils import init_grpc_channel
-        from ray.core.generated import ray_client_pb2, ray_client_pb2_grpc
-
-        client_pb2: Any = ray_client_pb2  # generated code, untyped
-        client_grpc: Any = ray_client_pb2_grpc
-    except ImportError:  # a Ray whose internals moved: let `ray.init` find out
-        return
-    # Ray's own channel: it carries the authentication token when token auth is enabled.
-    channel = init_grpc_channel(target, options=[], asynchronous=False)
-    try:
-        stub = client_grpc.RayletDriverStub(channel)
-        request = client_pb2.ClusterInfoRequest(type=client_pb2.ClusterInfoType.PING)
-        stub.ClusterInfo(request, timeout=timeout, wait_for_ready=True)
-    except grpc.RpcError as exc:
-        code, details = exc.code(), exc.details()
-        if code == grpc.StatusCode.UNAUTHENTICATED:
-            raise TaskRunnerError(
-                f"The Ray cluster at {address} requires token authentication and refused this "
-                f"process ({details}): set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or "
-                "RAY_AUTH_TOKEN_PATH) to the cluster's token"
-            ) from None
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            reason = f"no answer within {timeout:g} seconds"
-        else:
-            reason = f"{code.name}: {details}" if details else code.name
-        raise TaskRunnerError(
-            f"The Ray cluster at {address} did not answer as a Ray Client server ({reason})"
-        ) from None
-    finally:
-        channel.close()
-
-
-def _host_and_port(address: str) -> tuple[str | None, int]:
-    if address in ("auto", "local"):
-        return None, 0
-    parts = urlsplit(address if "://" in address else f"//{address}")
-    try:
-        port = parts.port
-    except ValueError:
-        raise TaskRunnerError(f"Invalid Ray address {address!r}: bad port") from None
-    if not parts.hostname:
-        raise TaskRunnerError(f"Invalid Ray address {address!r}: it names no host")
-    return parts.hostname, port if port is not None else CLIENT_PORT
 
 
 @contextlib.contextmanager
