@@ -2,7 +2,10 @@
 
 Run in host D with `TASKLOOM_TASK_RUNNER` naming the cluster (or unset, for the local run the
 results are compared with). Every flow takes its runner from that variable, as a flow written
-without `task_runner=` does. The last line printed is a JSON object of what was observed.
+without `task_runner=` does. The last line printed is a JSON object of what was observed. With
+`CLUSTER_FLOW_STACKS_AFTER=SECONDS` and `CLUSTER_FLOW_STACKS_FILE=PATH`, a script still running
+after that long writes every thread's stack to PATH (so a test that gives up on it can say where
+it was).
 
 - `readme`: the README's first flow (greetings mapped over names).
 - `map N DELAY`: N runs of `square` (each sleeping DELAY seconds), their values and the hosts
@@ -18,6 +21,7 @@ without `task_runner=` does. The last line printed is a JSON object of what was 
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import sys
@@ -176,4 +180,8 @@ def main(argv: list[str]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    if stacks_after := os.environ.get("CLUSTER_FLOW_STACKS_AFTER"):
+        # Open while the script runs: faulthandler writes to it from its own thread.
+        stacks = open(os.environ["CLUSTER_FLOW_STACKS_FILE"], "w")  # noqa: SIM115
+        faulthandler.dump_traceback_later(float(stacks_after), file=stacks)
     print(json.dumps(main(sys.argv[1:])))

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,13 +39,39 @@ class FlowRun:
     result: dict[str, Any] | None
 
 
+#: How long before its time limit a flow script run by `run_flow` writes its threads' stacks.
+STACKS_BEFORE_LIMIT = 5.0
+
+
 def run_flow(host: Host, args: list[str], env: dict[str, str], timeout: float) -> FlowRun:
-    """Run `cluster_flows.py ARGS` in `host` to its end, bounded by `timeout` seconds."""
-    done = host.run([sys.executable, str(FLOWS), *args], env, timeout=timeout)
+    """Run `cluster_flows.py ARGS` in `host` to its end, bounded by `timeout` seconds; one still
+    running then fails the test with the end of its output and its threads' stacks."""
+    with tempfile.TemporaryDirectory(prefix="tlstacks-") as folder:
+        stacks = Path(folder) / "stacks.txt"
+        env = {
+            **env,
+            "CLUSTER_FLOW_STACKS_AFTER": str(max(1.0, timeout - STACKS_BEFORE_LIMIT)),
+            "CLUSTER_FLOW_STACKS_FILE": str(stacks),
+        }
+        try:
+            done = host.run([sys.executable, str(FLOWS), *args], env, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            output = _text(exc.stdout) + _text(exc.stderr)
+            where = stacks.read_text() if stacks.exists() else "(none written)"
+            raise AssertionError(
+                f"cluster_flows.py {' '.join(args)} was still running after {timeout:g} s; "
+                f"the end of its output:\n{output[-4000:]}\nits threads' stacks:\n{where}"
+            ) from None
     output = done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
     result = json.loads(lines[-1]) if done.returncode == 0 and lines else None
     return FlowRun(done.returncode, output, result)
+
+
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
 
 
 def start_flow(host: Host, args: list[str], env: dict[str, str], log: Path) -> Any:
