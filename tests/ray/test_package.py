@@ -335,3 +335,18 @@ def test_a_runtime_environment_adds_its_setup_time_to_the_connections(
     else:
         monkeypatch.setenv("RAY_RUNTIME_ENV", variable)
     assert _connection.client_setup_seconds(init_kwargs) == seconds
+
+
+def test_a_connection_interrupted_while_set_up_leaves_no_watch_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def init(succeed: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    runner = _client_runner_whose_ray_init_is(init, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        runner.start()
+    watches = [t for t in threading.enumerate() if t.name == "taskloom_ray.client_setup_watch"]
+    for watch in watches:
+        watch.join(5)
+    assert not any(watch.is_alive() for watch in watches)

@@ -66,31 +66,32 @@ def connect(ray: ModuleType, address: str, init_kwargs: Mapping[str, Any]) -> An
     failed_starts = stalls = 0
     while True:
         watch = _SetupWatch(setup_seconds)
+        error: Exception | None = None
         try:
             context = ray.init(address=address, **init_kwargs)
         except Exception as exc:
+            error = exc
+        finally:
             stalled = watch.end()
+        if error is not None or stalled:
+            # A connection given up just as it was set up has its channel closed: no use either.
             with contextlib.suppress(Exception):
                 ray.shutdown()
-            if not stalled:
-                failed_starts += 1
-                if _client_server_failed(exc) and failed_starts < CONNECT_ATTEMPTS:
-                    logger.warning(
-                        "The Ray Client server at %s failed to start a server for this "
-                        "connection; connecting again",
-                        address,
-                    )
-                    continue
-                raise TaskRunnerError(
-                    f"Could not connect to the Ray cluster at {address}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
-        else:
-            if not watch.end():
+        if not stalled:
+            if error is None:
                 return context
-            # Given up just as it was set up: its channel is closed, so it is of no use.
-            with contextlib.suppress(Exception):
-                ray.shutdown()
+            failed_starts += 1
+            if _client_server_failed(error) and failed_starts < CONNECT_ATTEMPTS:
+                logger.warning(
+                    "The Ray Client server at %s failed to start a server for this "
+                    "connection; connecting again",
+                    address,
+                )
+                continue
+            raise TaskRunnerError(
+                f"Could not connect to the Ray cluster at {address}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
         stalls += 1
         if stalls >= SETUP_ATTEMPTS:
             raise TaskRunnerError(
